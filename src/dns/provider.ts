@@ -1,0 +1,40 @@
+/** One TXT value to publish for a DNS-01 challenge. */
+export interface TxtRecord {
+  /** Fully qualified record name, lowercase, no trailing dot: `_acme-challenge.www.example.com`. */
+  readonly fqdn: string;
+  /** The TXT value (the dns-01 key authorization digest). A secret until validated: never log it. */
+  readonly value: string;
+}
+
+/** Propagation settings a provider may suggest (the check itself lives in `dns/propagation.ts`). */
+export interface PropagationHints {
+  /** Give up after this long. @default 120000 */
+  readonly timeoutMs?: number;
+  /** First delay between checks; grows up to 10 s. @default 500 */
+  readonly intervalMs?: number;
+}
+
+/**
+ * A DNS back end that can publish and remove ACME challenge TXT records.
+ *
+ * Both calls take every record of one order at once, so a provider can batch (Route53: one change
+ * per zone; RFC 2136: one UPDATE). Both are safe to repeat: `present` upserts (adding the value to
+ * any already there for the same name), `cleanUp` of a record that is gone succeeds.
+ */
+export interface DnsProvider {
+  /** Short name for logs and metrics: `route53`, `rfc2136`, `exec`. */
+  readonly name: string;
+  /** Publish the values; resolves when the back end has accepted them (Route53: INSYNC). */
+  present(records: readonly TxtRecord[], signal?: AbortSignal): Promise<void>;
+  /** Remove exactly these values, leaving other values of the same name in place. */
+  cleanUp(records: readonly TxtRecord[], signal?: AbortSignal): Promise<void>;
+  /** Suggested propagation settings. */
+  readonly propagation?: PropagationHints;
+  /**
+   * The name servers (`host:port` or IP) that answer authoritatively for the record, when the
+   * provider knows them better than an NS lookup (RFC 2136: its server). Optional.
+   */
+  nameservers?(fqdn: string, signal?: AbortSignal): Promise<string[]>;
+  /** Release clients and sockets. Optional. */
+  close?(): Promise<void>;
+}

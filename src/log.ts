@@ -1,0 +1,34 @@
+import { pino, type Logger, type DestinationStream } from 'pino';
+
+export type { Logger };
+
+/** Options of {@link createLogger}. */
+export interface LogOptions {
+  /** Log at debug level. @default false */
+  debug?: boolean;
+  /** Where to write; stdout by default. Tests pass a stream to read the lines. */
+  destination?: DestinationStream;
+}
+
+/**
+ * The root logger: JSON lines (pino). Components take `log.child({ component })`.
+ * Secrets (keys, TXT values, tokens) are never passed to a logger; the redact list is a second net.
+ */
+export function createLogger(options: LogOptions = {}): Logger {
+  return pino(
+    {
+      level: options.debug ? 'debug' : 'info',
+      base: { name: 'whisper-ts' },
+      redact: {
+        paths: ['*.privateKey', '*.accountKey', '*.keyAuthorization', '*.token', '*.secret', '*.secretAccessKey'],
+        censor: '[redacted]',
+      },
+    },
+    options.destination,
+  );
+}
+
+/** A logger that writes nothing, for tests and library use. */
+export function silentLogger(): Logger {
+  return pino({ level: 'silent' });
+}

@@ -1,0 +1,52 @@
+/** A PEM bundle as the CA delivered it, plus its fresh private key. */
+export interface CertBundle {
+  /** PKCS#8 or SEC1 private key, PEM. A secret: never log it. */
+  readonly key: string;
+  /** The leaf certificate, PEM. */
+  readonly cert: string;
+  /** The issuer chain (intermediates), PEM, possibly empty. */
+  readonly chain: string;
+}
+
+/** What we know of a certificate file in the folder. */
+export interface StoredCert {
+  /** File base name (see `WantedCert.id`). */
+  readonly id: string;
+  /** Absolute path of the HAProxy PEM file. */
+  readonly path: string;
+  /** DNS names of the leaf, lowercase, sorted. */
+  readonly names: readonly string[];
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+  /** Serial number, uppercase hex. */
+  readonly serial: string;
+  /** Issuer distinguished name, as Node prints it. */
+  readonly issuer: string;
+  /** The leaf certificate, PEM (for ARI's certID and `replaces`). */
+  readonly cert: string;
+}
+
+/** The ACME account kept beside the certificates. */
+export interface AccountRecord {
+  /** PEM private key (the `.acme` file, whisper-compatible). A secret. */
+  readonly key: string;
+  /** Account URL per directory URL, once registered. */
+  readonly urls: Readonly<Record<string, string>>;
+}
+
+/**
+ * Where certificates and the account live. The folder implementation writes whisper's layout;
+ * every write is atomic (temporary file, fsync, rename) and key material is mode 0600.
+ */
+export interface CertStore {
+  /** The certificate with this id, or `undefined` when there is none. A corrupt file throws `STORE_CORRUPT`. */
+  read(id: string): Promise<StoredCert | undefined>;
+  /** Every readable certificate in the store; unreadable files are reported through `onProblem`. */
+  list(onProblem?: (file: string, err: Error) => void): Promise<StoredCert[]>;
+  /** Write (or replace) the certificate `id` atomically. Returns what was stored. */
+  write(id: string, bundle: CertBundle): Promise<StoredCert>;
+  /** The ACME account, or `undefined` before the first registration. */
+  readAccount(): Promise<AccountRecord | undefined>;
+  /** Save the ACME account (key mode 0600). */
+  writeAccount(account: AccountRecord): Promise<void>;
+}
