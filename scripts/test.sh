@@ -6,13 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/env/lib.sh
 
-# npm ci only when the lock file changed since the last install.
-stamp=node_modules/.whisper-ts-lock.sha
-want=$(sha256sum package-lock.json | cut -d' ' -f1)
-if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  npm ci --no-audit --no-fund
-  echo "$want" >"$stamp"
-fi
+scripts/env/node-deps.sh
 scripts/env/install.sh
 
 export WHISPER_TS_RUN_ID="run-$$-$(date +%s)"
@@ -26,4 +20,5 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 npm run --silent lint
+npm run --silent build
 npx vitest run "$@"

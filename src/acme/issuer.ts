@@ -1,0 +1,137 @@
+import type { DnsProvider, TxtRecord } from '../dns/provider.js';
+import { isWhisperError } from '../errors.js';
+import { silentLogger, type Logger } from '../log.js';
+import type { WantedCert } from '../plan/types.js';
+import type { CertBundle, CertStore } from '../store/types.js';
+import { loadOrRegisterAccount, type AcmeAccount } from './account.js';
+import type { KeyType } from './keys.js';
+import { runOrder, type OrderContext } from './order.js';
+import { realSleep, type Sleep } from './poll.js';
+import { createAcmeClientFactory } from './transport.js';
+import type { AcmeClient, AcmeClientFactory, ExternalAccountBinding, IssueOptions, Issuer } from './types.js';
+
+/** Options of {@link createAcmeIssuer}. */
+export interface AcmeIssuerOptions {
+  /** ACME directory URL (Let's Encrypt, its staging, ZeroSSL, step-ca, Pebble). */
+  directoryUrl: string;
+  /** Where the account key (`.acme`) and account URLs live. */
+  store: CertStore;
+  /** Contact e-mail for a new account (ACME_REGISTER_EMAIL). @default none */
+  email?: string;
+  /** External Account Binding, for CAs that require it. @default none */
+  eab?: ExternalAccountBinding;
+  /** Type of each certificate's fresh private key. @default 'ecdsa-p256' */
+  keyType?: KeyType;
+  /** Publishes and removes the challenge TXT records. */
+  dns: DnsProvider;
+  /** Resolves once every record is visible to the CA (the check lives in `dns/`). */
+  propagate: (records: readonly TxtRecord[], signal?: AbortSignal) => Promise<void>;
+  /** Where `_acme-challenge.<name>` really lives (CNAME following). @default identity */
+  challengeTarget?: (fqdn: string, signal?: AbortSignal) => Promise<string>;
+  /** PEM of extra CAs to trust for the ACME server's HTTPS (Pebble's). @default system CAs */
+  caBundle?: string;
+  /** @default silent */
+  log?: Logger;
+  /** @default a real timer */
+  sleep?: Sleep;
+  /** @default () => new Date() */
+  now?: () => Date;
+  /** First delay between status polls; grows 1.5 times per poll. @default 1000 */
+  pollIntervalMs?: number;
+  /** Longest delay between status polls. @default 10000 */
+  pollMaxIntervalMs?: number;
+  /** Give up waiting for authorizations or the order after this long. @default 300000 */
+  pollTimeoutMs?: number;
+  /** Timeout of one HTTP request to the CA. @default 30000 */
+  requestTimeoutMs?: number;
+  /** Timeout of removing the TXT records (it runs even after an abort). @default 120000 */
+  cleanupTimeoutMs?: number;
+  /** Makes ACME clients. @default acme-client, hooked for error mapping (tests pass a fake) */
+  clients?: AcmeClientFactory;
+}
+
+/**
+ * An {@link Issuer} on acme-client's low-level API: the account from the store (registered on
+ * first use), one DNS-01 order per {@link Issuer.issue} call, CA errors mapped to
+ * `ACME_RATE_LIMITED` (with `retryAfter`), `ACME_ORDER` (retryable or not), `ACME_BAD_RESPONSE`,
+ * `ACME_ACCOUNT`. It never retries a whole order: the issuance queue does.
+ */
+export function createAcmeIssuer(options: AcmeIssuerOptions): Issuer {
+  const log = (options.log ?? silentLogger()).child({ component: 'acme' });
+  const now = options.now ?? (() => new Date());
+  const clients =
+    options.clients ??
+    createAcmeClientFactory({
+      now,
+      ...(options.caBundle === undefined ? {} : { caBundle: options.caBundle }),
+      ...(options.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: options.requestTimeoutMs }),
+    });
+  const { directoryUrl } = options;
+  let account: Promise<AcmeAccount> | undefined;
+  let directoryClient: AcmeClient | undefined;
+
+  function loadAccount(signal: AbortSignal | undefined, forceLookup = false): Promise<AcmeAccount> {
+    if (account === undefined || forceLookup) {
+      const loading = loadOrRegisterAccount({
+        directoryUrl,
+        store: options.store,
+        clients,
+        log,
+        forceLookup,
+        ...(options.email === undefined ? {} : { email: options.email }),
+        ...(options.eab === undefined ? {} : { eab: options.eab }),
+        ...(signal === undefined ? {} : { signal }),
+      });
+      account = loading;
+      // A failed load is not cached: the next call tries again.
+      loading.catch(() => {
+        if (account === loading) account = undefined;
+      });
+    }
+    return account;
+  }
+
+  function orderContext(acct: AcmeAccount, cert: WantedCert, signal: AbortSignal | undefined): OrderContext {
+    const spec = { directoryUrl, accountKey: acct.key, accountUrl: acct.url, what: `certificate ${cert.id}` };
+    return {
+      client: clients({ ...spec, ...(signal === undefined ? {} : { signal }) }),
+      cleanupClient: () => clients(spec),
+      dns: options.dns,
+      propagate: options.propagate,
+      challengeTarget: options.challengeTarget ?? ((fqdn) => Promise.resolve(fqdn)),
+      keyType: options.keyType ?? 'ecdsa-p256',
+      sleep: options.sleep ?? realSleep,
+      now,
+      log,
+      pollIntervalMs: options.pollIntervalMs ?? 1000,
+      pollMaxIntervalMs: options.pollMaxIntervalMs ?? 10_000,
+      pollTimeoutMs: options.pollTimeoutMs ?? 300_000,
+      cleanupTimeoutMs: options.cleanupTimeoutMs ?? 120_000,
+    };
+  }
+
+  async function issue(cert: WantedCert, opts: IssueOptions = {}): Promise<CertBundle> {
+    const acct = await loadAccount(opts.signal);
+    try {
+      return await runOrder(orderContext(acct, cert, opts.signal), cert, opts);
+    } catch (err) {
+      // The CA no longer knows the saved account URL (a CA reset): look it up again, once.
+      if (!isWhisperError(err, 'ACME_ACCOUNT')) throw err;
+      log.warn({ certId: cert.id, directoryUrl }, 'the CA does not know the saved account; looking it up again');
+      const fresh = await loadAccount(opts.signal, true);
+      return runOrder(orderContext(fresh, cert, opts.signal), cert, opts);
+    }
+  }
+
+  return {
+    async ensureAccount(signal?: AbortSignal): Promise<void> {
+      await loadAccount(signal);
+    },
+    issue,
+    directory(): Promise<Record<string, unknown>> {
+      // Reading the directory is unauthenticated: the client never uses the (empty) key for it.
+      directoryClient ??= clients({ directoryUrl, accountKey: '', what: 'ACME directory' });
+      return directoryClient.directory();
+    },
+  } satisfies Issuer;
+}

@@ -1,0 +1,220 @@
+import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { crypto as acmeCrypto, type Authorization, type Order } from 'acme-client';
+import type { DnsProvider, TxtRecord } from '../dns/provider.js';
+import { WhisperError, isWhisperError, type ErrorCode } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { WantedCert } from '../plan/types.js';
+import { dnsNames } from '../store/pem.js';
+import type { CertBundle } from '../store/types.js';
+import { createCsr, generateKey, type KeyType } from './keys.js';
+import { pollUntil, type Sleep } from './poll.js';
+import { asProblem, describeProblem, isRetryableProblem } from './problems.js';
+import type { AcmeClient, IssueOptions } from './types.js';
+
+type Challenge = Authorization['challenges'][number];
+
+/** Everything one order needs; built by the issuer. */
+export interface OrderContext {
+  /** Client whose requests follow the issue's AbortSignal. */
+  readonly client: AcmeClient;
+  /** Client without the signal, for best-effort clean-up after a failure or an abort. */
+  readonly cleanupClient: () => AcmeClient;
+  readonly dns: DnsProvider;
+  readonly propagate: (records: readonly TxtRecord[], signal?: AbortSignal) => Promise<void>;
+  readonly challengeTarget: (fqdn: string, signal?: AbortSignal) => Promise<string>;
+  readonly keyType: KeyType;
+  readonly sleep: Sleep;
+  readonly now: () => Date;
+  readonly log: Logger;
+  readonly pollIntervalMs: number;
+  readonly pollMaxIntervalMs: number;
+  readonly pollTimeoutMs: number;
+  readonly cleanupTimeoutMs: number;
+}
+
+/**
+ * One ACME order for `cert.names`, answered with DNS-01: create the order, publish every TXT
+ * record at once, wait for propagation, answer the challenges, wait for the authorizations,
+ * finalize with a CSR of a fresh key, download and check the certificate. The TXT records are
+ * removed in `finally`, whatever happens; after a failure the still-pending authorizations are
+ * deactivated (best effort).
+ */
+export async function runOrder(ctx: OrderContext, cert: WantedCert, opts: IssueOptions = {}): Promise<CertBundle> {
+  const { client, log } = ctx;
+  const { signal } = opts;
+  const what = `certificate ${cert.id}`;
+  const names = [...new Set(cert.names.map((n) => n.toLowerCase()))].sort();
+  if (names.length === 0) throw new WhisperError('ACME_ORDER', `${what}: no names to order`);
+
+  const step = async <T>(name: string, fn: () => Promise<T>, fallback: ErrorCode = 'ACME_BAD_RESPONSE'): Promise<T> => {
+    if (signal?.aborted) throw new WhisperError('ABORTED', `${what}: aborted before ${name}`, { cause: signal.reason });
+    log.debug({ certId: cert.id, step: name }, 'ACME step');
+    try {
+      return await fn();
+    } catch (err) {
+      throw asWhisperError(err, `${what}: ${name}`, fallback, signal);
+    }
+  };
+  const poll = {
+    sleep: ctx.sleep,
+    now: ctx.now,
+    intervalMs: ctx.pollIntervalMs,
+    maxIntervalMs: ctx.pollMaxIntervalMs,
+    timeoutMs: ctx.pollTimeoutMs,
+    ...(signal ? { signal } : {}),
+  };
+
+  const records: TxtRecord[] = [];
+  let presenting = false;
+  let order: Order | undefined;
+  let done = false;
+  try {
+    const payload = {
+      identifiers: names.map((value) => ({ type: 'dns', value })),
+      ...(opts.replaces ? { replaces: opts.replaces } : {}),
+      ...(opts.profile ? { profile: opts.profile } : {}),
+    };
+    const created = await step('createOrder', () => client.createOrder(payload));
+    order = created;
+    if (created.status === 'invalid') throw orderFailure(what, 'the new order is invalid', created.error);
+
+    const authzs = await step('getAuthorizations', () => client.getAuthorizations(created));
+    const challenges: Challenge[] = [];
+    for (const authz of authzs) {
+      if (authz.status === 'valid') continue;
+      if (authz.status !== 'pending') {
+        throw orderFailure(what, `authorization for ${authz.identifier.value} is ${authz.status}`, undefined, true);
+      }
+      const challenge = authz.challenges.find((c) => c.type === 'dns-01');
+      if (challenge === undefined) {
+        throw new WhisperError('ACME_ORDER', `${what}: the CA offers no dns-01 challenge for ${authz.identifier.value}`);
+      }
+      const value = await step('getChallengeKeyAuthorization', () => client.getChallengeKeyAuthorization(challenge));
+      const name = authz.identifier.value.replace(/^\*\./, '');
+      const fqdn = await step('challengeTarget', () => ctx.challengeTarget(`_acme-challenge.${name}`, signal), 'DNS_PROVIDER');
+      records.push({ fqdn: fqdn.toLowerCase().replace(/\.$/, ''), value });
+      challenges.push(challenge);
+    }
+
+    if (records.length > 0) {
+      presenting = true;
+      await step(`dns.present(${records.length} records)`, () => ctx.dns.present(records, signal), 'DNS_PROVIDER');
+      await step('propagate', () => ctx.propagate(records, signal), 'DNS_PROPAGATION_TIMEOUT');
+      for (const challenge of challenges) await step('completeChallenge', () => client.completeChallenge(challenge));
+      await step('waitForValidStatus(authorizations)', () =>
+        pollUntil(() => client.getAuthorizations(created), (list) => allValid(what, list), {
+          ...poll,
+          timeout: () => stillPending(what, 'authorizations', ctx.pollTimeoutMs),
+        }),
+      );
+    }
+
+    const ready = await step('waitForValidStatus(order ready)', () =>
+      pollUntil(() => client.getOrder(created), (o) => orderIs(what, o, 'ready'), {
+        ...poll,
+        timeout: () => stillPending(what, 'order', ctx.pollTimeoutMs),
+      }),
+    );
+    const key = await step('generateKey', () => generateKey(ctx.keyType), 'INTERNAL');
+    const csr = await step('createCsr', () => createCsr(names, key), 'INTERNAL');
+    const finalized = await step('finalizeOrder', () => client.finalizeOrder(ready, csr));
+    const valid = await step('waitForValidStatus(order valid)', () =>
+      pollUntil(() => client.getOrder(finalized), (o) => orderIs(what, o, 'valid'), {
+        ...poll,
+        timeout: () => stillPending(what, 'order', ctx.pollTimeoutMs),
+      }),
+    );
+    const pem = await step('getCertificate', () => client.getCertificate(valid));
+    const bundle = await step('checkCertificate', async () => checkIssued(what, pem, key, names));
+    done = true;
+    log.debug({ certId: cert.id, step: 'done' }, 'ACME order complete');
+    return bundle;
+  } finally {
+    if (presenting) await cleanUpRecords(ctx, cert.id, records);
+    if (!done && order !== undefined) await deactivatePending(ctx, cert.id, order);
+  }
+}
+
+function asWhisperError(err: unknown, context: string, fallback: ErrorCode, signal: AbortSignal | undefined): WhisperError {
+  if (isWhisperError(err)) return err;
+  if (signal?.aborted) return new WhisperError('ABORTED', `${context}: aborted`, { cause: err });
+  const retryable = fallback === 'DNS_PROVIDER' || fallback === 'DNS_PROPAGATION_TIMEOUT';
+  return new WhisperError(fallback, `${context} failed: ${(err as Error)?.message ?? String(err)}`, { retryable, cause: err });
+}
+
+function orderFailure(what: string, message: string, error: unknown, retryable = false): WhisperError {
+  const problem = asProblem(error);
+  const text = problem ? `${message}: ${describeProblem(problem)}` : message;
+  return new WhisperError('ACME_ORDER', `${what}: ${text}`, {
+    retryable: retryable || (problem !== undefined && isRetryableProblem(problem.type)),
+    ...(problem ? { cause: problem } : {}),
+  });
+}
+
+function stillPending(what: string, thing: string, timeoutMs: number): WhisperError {
+  return new WhisperError('ACME_ORDER', `${what}: the ${thing} did not become valid within ${Math.round(timeoutMs / 1000)} s`, {
+    retryable: true,
+  });
+}
+
+// Every authorization valid: done; one invalid: fail with its challenge's problem.
+function allValid(what: string, authzs: readonly Authorization[]): boolean {
+  for (const authz of authzs) {
+    if (authz.status === 'valid' || authz.status === 'pending') continue;
+    const failed =
+      authz.challenges.find((c) => c.type === 'dns-01' && c.error !== undefined) ?? authz.challenges.find((c) => c.error !== undefined);
+    throw orderFailure(what, `authorization for ${authz.identifier.value} is ${authz.status}`, failed?.error);
+  }
+  return authzs.every((a) => a.status === 'valid');
+}
+
+function orderIs(what: string, order: Order, wanted: 'ready' | 'valid'): boolean {
+  if (order.status === 'invalid') throw orderFailure(what, 'the order became invalid', order.error);
+  if (wanted === 'ready' && order.status === 'valid') {
+    throw new WhisperError('ACME_BAD_RESPONSE', `${what}: the order is already finalized with another key`);
+  }
+  return order.status === wanted;
+}
+
+function checkIssued(what: string, pem: string, key: string, names: readonly string[]): CertBundle {
+  const [leaf, ...chain] = acmeCrypto.splitPemChain(pem);
+  if (leaf === undefined) throw new WhisperError('ACME_BAD_RESPONSE', `${what}: the CA sent no certificate`);
+  let x509: X509Certificate;
+  try {
+    x509 = new X509Certificate(leaf);
+  } catch (err) {
+    throw new WhisperError('ACME_BAD_RESPONSE', `${what}: the CA sent a certificate that does not parse`, { cause: err });
+  }
+  const got = dnsNames(x509);
+  if (got.length !== names.length || got.some((n, i) => n !== names[i])) {
+    throw new WhisperError('ACME_BAD_RESPONSE', `${what}: the CA issued names [${got.join(', ')}] instead of [${names.join(', ')}]`);
+  }
+  if (!x509.checkPrivateKey(createPrivateKey(key))) {
+    throw new WhisperError('ACME_BAD_RESPONSE', `${what}: the issued certificate is not for our key`);
+  }
+  const withNl = (p: string): string => `${p.trim()}\n`;
+  return { key, cert: withNl(leaf), chain: chain.map(withNl).join('') };
+}
+
+async function cleanUpRecords(ctx: OrderContext, certId: string, records: readonly TxtRecord[]): Promise<void> {
+  ctx.log.debug({ certId, step: 'dns.cleanUp', records: records.map((r) => r.fqdn) }, 'ACME step');
+  try {
+    // Not the order's signal: an aborted order must still remove its records. A timeout instead.
+    await ctx.dns.cleanUp(records, AbortSignal.timeout(ctx.cleanupTimeoutMs));
+  } catch (err) {
+    ctx.log.warn({ certId, provider: ctx.dns.name, err: (err as Error)?.message }, 'could not remove ACME challenge TXT records');
+  }
+}
+
+async function deactivatePending(ctx: OrderContext, certId: string, order: Order): Promise<void> {
+  try {
+    const client = ctx.cleanupClient();
+    const authzs = await client.getAuthorizations(order);
+    for (const authz of authzs.filter((a) => a.status === 'pending')) {
+      ctx.log.debug({ certId, step: 'deactivateAuthorization', name: authz.identifier.value }, 'ACME step');
+      await client.deactivateAuthorization(authz);
+    }
+  } catch (err) {
+    ctx.log.debug({ certId, err: (err as Error)?.message }, 'could not deactivate pending authorizations');
+  }
+}

@@ -1,0 +1,67 @@
+import type { Client } from 'acme-client';
+import type { WantedCert } from '../plan/types.js';
+import type { CertBundle } from '../store/types.js';
+
+/** Options of one {@link Issuer.issue} call. */
+export interface IssueOptions {
+  /** Abort the order; DNS records are cleaned up all the same. */
+  signal?: AbortSignal;
+  /** ARI (RFC 9773): the certID (`base64url(AKI).base64url(serial)`) of the certificate this order replaces. */
+  replaces?: string;
+  /** Certificate profile name the CA offers in its directory's `meta.profiles`. */
+  profile?: string;
+}
+
+/** Orders certificates from one ACME CA, answering DNS-01 challenges. */
+export interface Issuer {
+  /** Load the account key from the store, registering the account when needed. Safe to repeat. */
+  ensureAccount(signal?: AbortSignal): Promise<void>;
+  /**
+   * Run a full order for `cert.names` with a fresh private key and return key, leaf and chain.
+   * The leaf's names are checked to equal `cert.names` exactly.
+   */
+  issue(cert: WantedCert, opts?: IssueOptions): Promise<CertBundle>;
+  /** The CA's directory object (for ARI's `renewalInfo` URL and `meta.profiles`). */
+  directory?(): Promise<Record<string, unknown>>;
+}
+
+/** External Account Binding (ZeroSSL, Google, ...). */
+export interface ExternalAccountBinding {
+  readonly kid: string;
+  /** Base64url HMAC key. A secret: never log it. */
+  readonly hmacKey: string;
+}
+
+/** The part of acme-client's `Client` the issuer uses, plus the directory. Tests give a fake. */
+export type AcmeClient = Pick<
+  Client,
+  | 'createAccount'
+  | 'getAccountUrl'
+  | 'createOrder'
+  | 'getOrder'
+  | 'getAuthorizations'
+  | 'getChallengeKeyAuthorization'
+  | 'completeChallenge'
+  | 'finalizeOrder'
+  | 'getCertificate'
+  | 'deactivateAuthorization'
+> & {
+  /** The directory object (cached by the client). */
+  directory(): Promise<Record<string, unknown>>;
+};
+
+/** What a client is made for: one account, one purpose (named in error messages), one signal. */
+export interface AcmeClientSpec {
+  readonly directoryUrl: string;
+  /** Account private key PEM. */
+  readonly accountKey: string;
+  readonly accountUrl?: string;
+  readonly eab?: ExternalAccountBinding;
+  /** What the requests are for, in error messages: `certificate www.example.com`, `account`. */
+  readonly what: string;
+  /** Aborts the requests in flight. */
+  readonly signal?: AbortSignal;
+}
+
+/** Makes {@link AcmeClient}s; the default is acme-client's, hooked by `transport.ts`. */
+export type AcmeClientFactory = (spec: AcmeClientSpec) => AcmeClient;

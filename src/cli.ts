@@ -1,0 +1,92 @@
+import { Command, CommanderError, Option } from 'commander';
+import { buildConfig } from './config.js';
+import { OPTIONS } from './options.js';
+import { createLogger, type Logger } from './log.js';
+import type { DestinationStream } from 'pino';
+import { WhisperError, errorMessage, isWhisperError } from './errors.js';
+import { runDaemon, consulFromConfig, storeFromConfig, type DaemonParts } from './daemon.js';
+import { dryRun, formatDryRun } from './dryrun.js';
+
+/** Exit codes. */
+export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
+
+/** What {@link main} needs from its process; tests pass their own. */
+export interface MainIo {
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  readonly cwd?: string;
+  readonly stdout?: (text: string) => void;
+  readonly stderr?: (text: string) => void;
+  /** Stops the daemon; by default SIGTERM and SIGINT. */
+  readonly signal?: AbortSignal;
+  /** Where logs go (a pino destination); stdout by default. */
+  readonly logDestination?: DestinationStream;
+  /** Parts to use instead of building them (tests). */
+  readonly parts?: DaemonParts;
+}
+
+function program(io: Required<Pick<MainIo, 'stdout' | 'stderr'>>): Command {
+  const cmd = new Command('whisper-ts')
+    .description('Keeps TLS certificates for every web service registered in Consul (ACME DNS-01), in HAProxy\'s folder.')
+    .argument('[path_to_cert_folder]', 'folder of the certificates (HAProxy `crt <dir>`) and the ACME account (.acme)')
+    .exitOverride()
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
+    .showHelpAfterError('(whisper-ts --help lists every option)');
+  for (const spec of OPTIONS) {
+    const opt = new Option(spec.flags, `${spec.help}${spec.env.length ? ` [env: ${spec.env.join(', ')}]` : ''}`);
+    if (spec.default !== undefined) opt.default(undefined, spec.default);
+    if (spec.list) opt.argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value]);
+    cmd.addOption(opt);
+  }
+  return cmd;
+}
+
+function defaultSignal(): AbortSignal {
+  const controller = new AbortController();
+  const stop = () => controller.abort();
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  return controller.signal;
+}
+
+/**
+ * The command line: parse, build the config, run the daemon (or the dry run). Resolves with the exit code:
+ * 0 after a clean stop, 2 for invalid options, 1 for a fatal error.
+ */
+export async function main(argv: readonly string[], io: MainIo = {}): Promise<number> {
+  const stdout = io.stdout ?? ((t: string) => void process.stdout.write(t));
+  const stderr = io.stderr ?? ((t: string) => void process.stderr.write(t));
+  const cmd = program({ stdout, stderr });
+  try {
+    cmd.parse([...argv], { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    throw err;
+  }
+  let config;
+  try {
+    config = buildConfig(cmd.args[0], cmd.opts(), {
+      ...(io.env ? { env: io.env } : {}),
+      ...(io.cwd ? { cwd: io.cwd } : {}),
+    });
+  } catch (err) {
+    stderr(`whisper-ts: ${errorMessage(err)}\n`);
+    return isWhisperError(err, 'CONFIG_INVALID') ? EXIT.usage : EXIT.failure;
+  }
+  const log: Logger = createLogger({ debug: config.debug, ...(io.logDestination ? { destination: io.logDestination } : {}) });
+  try {
+    if (config.dryrun) {
+      const consul = io.parts?.consul ?? consulFromConfig(config);
+      const store = io.parts?.store ?? storeFromConfig(config, log);
+      stdout(formatDryRun(await dryRun(config, consul, store, log)));
+      return EXIT.ok;
+    }
+    await runDaemon(config, log, io.signal ?? defaultSignal(), io.parts);
+    return EXIT.ok;
+  } catch (err) {
+    if (isWhisperError(err, 'ABORTED')) return EXIT.ok;
+    const code = err instanceof WhisperError ? err.code : 'INTERNAL';
+    log.fatal({ code }, errorMessage(err));
+    stderr(`whisper-ts: ${errorMessage(err)}\n`);
+    return EXIT.failure;
+  }
+}

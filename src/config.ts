@@ -1,0 +1,230 @@
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { WhisperError } from './errors.js';
+import { KEY_TYPES, type KeyType } from './acme/keys.js';
+import { createAllowList } from './plan/allow.js';
+import type { StoreFormat } from './store/formats.js';
+import { LETSENCRYPT, OPTIONS, type OptionSpec } from './options.js';
+
+/** The DNS back ends. */
+export const DNS_PROVIDERS = ['route53', 'rfc2136', 'exec'] as const;
+export type DnsProviderName = (typeof DNS_PROVIDERS)[number];
+const FORMATS: readonly StoreFormat[] = ['haproxy', 'certbot', 'pkcs12'];
+
+/** Everything the daemon needs, validated and frozen. */
+export interface Config {
+  readonly certDir: string;
+  readonly consul: {
+    readonly address: string;
+    readonly token?: string;
+    readonly secure: boolean;
+    readonly caFile?: string;
+    readonly certFile?: string;
+    readonly keyFile?: string;
+    readonly wait: string;
+  };
+  readonly notifyKey: string;
+  readonly debug: boolean;
+  readonly dryrun: boolean;
+  readonly directoryUrl: string;
+  readonly caBundle?: string;
+  readonly email?: string;
+  readonly eab?: { readonly kid: string; readonly hmacKey: string };
+  readonly keyType: KeyType;
+  readonly dnsProvider: DnsProviderName;
+  readonly route53: { readonly endpoint?: string; readonly region: string };
+  readonly rfc2136?: {
+    readonly server: string;
+    readonly zone?: string;
+    readonly tsig?: { readonly name: string; readonly algorithm: string; readonly secret: string };
+  };
+  readonly execCommand?: string;
+  readonly dnsResolvers: readonly string[];
+  readonly propagationTimeoutMs: number;
+  readonly allowDomains: readonly string[];
+  readonly concurrency: number;
+  readonly formats: readonly StoreFormat[];
+  readonly formatsDir: string;
+}
+
+type Raw = Record<string, unknown>;
+type Env = Readonly<Record<string, string | undefined>>;
+
+function invalid(option: string, message: string): WhisperError {
+  return new WhisperError('CONFIG_INVALID', `${option}: ${message}`);
+}
+
+function flagName(spec: OptionSpec): string {
+  return spec.flags.split(/[ ,]+/).find((f) => f.startsWith('--')) ?? spec.key;
+}
+
+function envValue(spec: OptionSpec, env: Env): { name: string; value: string } | undefined {
+  for (const name of spec.env) {
+    const value = env[name];
+    if (value !== undefined && value !== '') return { name, value };
+  }
+  return undefined;
+}
+
+/**
+ * whisper's image sets `DEBUG="-d"` and `STAGING="-s"`. `DEBUG` is also the `debug` package's namespace list
+ * (`DEBUG=express:*`), so it counts only as `-d`, 1, true or yes; other variables count unless 0, false, no or off.
+ */
+function envBool(name: string, value: string): boolean {
+  const v = value.trim();
+  if (name === 'DEBUG') return /^(-d|1|true|yes)$/i.test(v);
+  return !/^(0|false|no|off)$/i.test(v);
+}
+
+/** Merges flags, environment and defaults: the flag wins, then the first environment variable set, then the default. */
+export function resolveOptions(raw: Raw, env: Env): Record<string, string | boolean | string[] | undefined> {
+  const out: Record<string, string | boolean | string[] | undefined> = {};
+  for (const spec of OPTIONS) {
+    const given = raw[spec.key];
+    const fromEnv = envValue(spec, env);
+    if (spec.bool) {
+      if (given === true) out[spec.key] = true;
+      else if (fromEnv) out[spec.key] = envBool(fromEnv.name, fromEnv.value);
+      else out[spec.key] = false;
+    } else if (spec.list) {
+      const list = Array.isArray(given) && given.length > 0 ? (given as string[]) : fromEnv?.value.split(',');
+      out[spec.key] = (list ?? (spec.default ? [spec.default] : [])).map((s) => s.trim()).filter(Boolean);
+    } else {
+      out[spec.key] = typeof given === 'string' ? given : (fromEnv?.value ?? spec.default);
+    }
+  }
+  return out;
+}
+
+function positiveInt(option: string, value: string, max: number): number {
+  if (!/^\d+$/.test(value.trim()) || Number(value) < 1 || Number(value) > max) {
+    throw invalid(option, `must be a whole number from 1 to ${max} (got ${JSON.stringify(value)})`);
+  }
+  return Number(value);
+}
+
+function hostPort(option: string, value: string): string {
+  if (!/^(\[[0-9a-f:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$/i.test(value)) {
+    throw invalid(option, `expected host or host:port (got ${JSON.stringify(value)})`);
+  }
+  return value;
+}
+
+function readSecretFile(option: string, file: string, read: (f: string) => string): string {
+  try {
+    return read(file).trim();
+  } catch (err) {
+    throw new WhisperError('CONFIG_INVALID', `${option}: cannot read ${file}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** Options of {@link buildConfig}. */
+export interface BuildConfigOptions {
+  /** @default process.env */
+  env?: Env;
+  /** Working directory the folder is resolved against. @default process.cwd() */
+  cwd?: string;
+  /** Reads files named by options (CA bundle, secrets). @default readFileSync utf8 */
+  readFile?: (file: string) => string;
+}
+
+/**
+ * Validates the command line and environment into a {@link Config}. Throws `CONFIG_INVALID` naming the option.
+ */
+export function buildConfig(folder: string | undefined, raw: Raw, options: BuildConfigOptions = {}): Config {
+  const env = options.env ?? process.env;
+  const read = options.readFile ?? ((f: string) => readFileSync(f, 'utf8'));
+  const o = resolveOptions(raw, env);
+  const str = (k: string) => (typeof o[k] === 'string' ? (o[k] as string) : undefined);
+  const list = (k: string) => (Array.isArray(o[k]) ? (o[k] as string[]) : []);
+  const flag = (k: string) => flagName(OPTIONS.find((s) => s.key === k)!);
+
+  const dir = folder ?? env.WHISPER_CERT_FOLDER;
+  if (!dir) throw invalid('<path_to_cert_folder>', 'missing: give the folder where certificates are written');
+
+  const explicitDirectory = typeof raw.directoryUrl === 'string' || envValue(OPTIONS.find((s) => s.key === 'directoryUrl')!, env);
+  if (o.staging && explicitDirectory) throw invalid('--staging', 'cannot be combined with --directory-url: pick one');
+  const directoryUrl = o.staging ? LETSENCRYPT.staging : str('directoryUrl')!;
+  if (!/^https?:\/\//.test(directoryUrl)) throw invalid(flag('directoryUrl'), `not an http(s) URL: ${JSON.stringify(directoryUrl)}`);
+
+  const keyType = str('keyType') as KeyType;
+  if (!KEY_TYPES.includes(keyType)) throw invalid(flag('keyType'), `must be one of ${KEY_TYPES.join(', ')} (got ${JSON.stringify(keyType)})`);
+  const dnsProvider = str('dnsProvider') as DnsProviderName;
+  if (!DNS_PROVIDERS.includes(dnsProvider)) throw invalid(flag('dnsProvider'), `must be one of ${DNS_PROVIDERS.join(', ')} (got ${JSON.stringify(dnsProvider)})`);
+
+  const formats = list('format') as StoreFormat[];
+  for (const f of formats) if (!FORMATS.includes(f)) throw invalid('--format', `must be one of ${FORMATS.join(', ')} (got ${JSON.stringify(f)})`);
+
+  const allowDomains = list('allowDomain');
+  try {
+    createAllowList(allowDomains);
+  } catch (err) {
+    throw invalid('--allow-domain', (err as Error).message);
+  }
+  const dnsResolvers = list('dnsResolver').map((r) => hostPort('--dns-resolver', r));
+
+  let rfc2136: Config['rfc2136'];
+  if (dnsProvider === 'rfc2136') {
+    const server = str('rfc2136Server');
+    if (!server) throw invalid('--rfc2136-server', 'required with --dns-provider rfc2136');
+    const name = str('rfc2136TsigName');
+    const secretFile = str('rfc2136TsigSecretFile');
+    const secret = secretFile ? readSecretFile('--rfc2136-tsig-secret-file', secretFile, read) : env.WHISPER_RFC2136_TSIG_SECRET;
+    if (name && !secret) throw invalid('--rfc2136-tsig-name', 'needs a secret: --rfc2136-tsig-secret-file or WHISPER_RFC2136_TSIG_SECRET');
+    if (secret && !name) throw invalid('--rfc2136-tsig-name', 'required when a TSIG secret is given');
+    if (secret && !/^[A-Za-z0-9+/]+={0,2}$/.test(secret)) throw invalid('--rfc2136-tsig-secret-file', 'the TSIG secret is not base64');
+    rfc2136 = {
+      server: hostPort('--rfc2136-server', server),
+      ...(str('rfc2136Zone') ? { zone: str('rfc2136Zone')! } : {}),
+      ...(name && secret ? { tsig: { name, algorithm: str('rfc2136TsigAlgorithm')!, secret } } : {}),
+    };
+  }
+  const execCommand = str('execCommand');
+  if (dnsProvider === 'exec' && !execCommand) throw invalid('--exec-command', 'required with --dns-provider exec');
+
+  const eabKid = str('eabKid');
+  const eabHmacKey = str('eabHmacKey');
+  if (Boolean(eabKid) !== Boolean(eabHmacKey)) throw invalid('--eab-kid', 'External Account Binding needs both --eab-kid and --eab-hmac-key');
+
+  const caBundleFile = str('caBundle');
+  const caBundle = caBundleFile ? readSecretFile('--ca-bundle', caBundleFile, read) : undefined;
+  if (caBundle !== undefined && !caBundle.includes('-----BEGIN CERTIFICATE-----')) throw invalid('--ca-bundle', `${caBundleFile} holds no PEM certificate`);
+
+  const consulWait = str('consulWait')!;
+  if (!/^\d+(ms|s|m)$/.test(consulWait)) throw invalid('--consul-wait', `expected a duration such as 30s or 5m (got ${JSON.stringify(consulWait)})`);
+  const notifyKey = str('notify')!;
+  if (!notifyKey || notifyKey.startsWith('/') || /[\0\r\n]/.test(notifyKey)) throw invalid('--notify', `not a valid KV key: ${JSON.stringify(notifyKey)}`);
+
+  const certDir = resolve(options.cwd ?? process.cwd(), dir);
+  const config: Config = {
+    certDir,
+    consul: {
+      address: str('consul')!,
+      secure: o.consulTls === true,
+      wait: consulWait,
+      ...(str('consulToken') ? { token: str('consulToken')! } : {}),
+      ...(str('consulCaFile') ? { caFile: str('consulCaFile')! } : {}),
+      ...(str('consulCertFile') ? { certFile: str('consulCertFile')! } : {}),
+      ...(str('consulKeyFile') ? { keyFile: str('consulKeyFile')! } : {}),
+    },
+    notifyKey,
+    debug: o.debug === true,
+    dryrun: o.dryrun === true,
+    directoryUrl,
+    ...(caBundle ? { caBundle } : {}),
+    ...(str('email') ? { email: str('email')! } : {}),
+    ...(eabKid && eabHmacKey ? { eab: { kid: eabKid, hmacKey: eabHmacKey } } : {}),
+    keyType,
+    dnsProvider,
+    route53: { region: str('route53Region')!, ...(str('route53Endpoint') ? { endpoint: str('route53Endpoint')! } : {}) },
+    ...(rfc2136 ? { rfc2136 } : {}),
+    ...(execCommand ? { execCommand } : {}),
+    dnsResolvers,
+    propagationTimeoutMs: positiveInt('--propagation-timeout', str('propagationTimeout')!, 3600) * 1000,
+    allowDomains,
+    concurrency: positiveInt('--concurrency', str('concurrency')!, 64),
+    formats: formats.length > 0 ? formats : ['haproxy'],
+    formatsDir: resolve(certDir, str('formatsDir') ?? 'formats'),
+  };
+  return Object.freeze(config);
+}

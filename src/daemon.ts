@@ -1,0 +1,158 @@
+import type { Config } from './config.js';
+import type { Logger } from './log.js';
+import { WhisperError, errorMessage, isWhisperError } from './errors.js';
+import { createFolderStore } from './store/folder.js';
+import type { CertStore } from './store/types.js';
+import { createAcmeIssuer } from './acme/issuer.js';
+import type { Issuer } from './acme/types.js';
+import { createDnsProvider } from './dns/factory.js';
+import type { DnsProvider } from './dns/provider.js';
+import { waitForPropagation } from './dns/propagation.js';
+import { createCnameLookup, followCname } from './dns/cname.js';
+import { createConsulApi, type ConsulApi } from './consul/api.js';
+import { CatalogWatcher } from './consul/watcher.js';
+import { createNotifier } from './consul/notify.js';
+import { IssuanceQueue } from './queue/queue.js';
+import { Reconciler } from './reconcile.js';
+import { abortableSleep, backoffDelay, systemTimers, type Sleep, type Timers } from './time.js';
+
+/** Parts the daemon can be given instead of building them from the config (tests, embedding). */
+export interface DaemonParts {
+  readonly consul?: ConsulApi;
+  readonly store?: CertStore;
+  readonly dns?: DnsProvider;
+  readonly issuer?: Issuer;
+  readonly timers?: Timers;
+  readonly sleep?: Sleep;
+  readonly now?: () => number;
+}
+
+/** Interval of the renewal sweep. */
+export const SWEEP_INTERVAL_MS = 24 * 60 * 60 * 1000;
+
+/** Builds the Consul client the configuration describes. */
+export function consulFromConfig(config: Config): ConsulApi {
+  return createConsulApi({
+    address: config.consul.address,
+    secure: config.consul.secure,
+    ...(config.consul.token ? { token: config.consul.token } : {}),
+    ...(config.consul.caFile ? { caFile: config.consul.caFile } : {}),
+    ...(config.consul.certFile ? { certFile: config.consul.certFile } : {}),
+    ...(config.consul.keyFile ? { keyFile: config.consul.keyFile } : {}),
+  });
+}
+
+/** Builds the store the configuration describes. */
+export function storeFromConfig(config: Config, log: Logger): CertStore {
+  return createFolderStore(config.certDir, { formats: config.formats, formatsDir: config.formatsDir, log });
+}
+
+function issuerFromConfig(config: Config, store: CertStore, dns: DnsProvider, log: Logger, sleep: Sleep): Issuer {
+  const lookup = createCnameLookup(config.dnsResolvers.length > 0 ? { servers: config.dnsResolvers } : {});
+  return createAcmeIssuer({
+    directoryUrl: config.directoryUrl,
+    store,
+    dns,
+    keyType: config.keyType,
+    log: log.child({ component: 'acme' }),
+    sleep,
+    ...(config.email ? { email: config.email } : {}),
+    ...(config.eab ? { eab: config.eab } : {}),
+    ...(config.caBundle ? { caBundle: config.caBundle } : {}),
+    challengeTarget: (fqdn, signal) => followCname(fqdn, lookup, signal ? { signal } : {}),
+    propagate: (records, signal) =>
+      waitForPropagation(records, {
+        timeoutMs: config.propagationTimeoutMs,
+        sleep,
+        ...(signal ? { signal } : {}),
+        ...(config.dnsResolvers.length > 0 ? { servers: config.dnsResolvers } : {}),
+        ...(dns.nameservers ? { nameservers: dns.nameservers.bind(dns) } : {}),
+      }),
+  });
+}
+
+/**
+ * Registers the ACME account (or finds it), retrying while the CA is unreachable. A missing e-mail address or a
+ * refused registration is final: the daemon cannot work without an account.
+ */
+async function ensureAccount(issuer: Issuer, log: Logger, sleep: Sleep, signal: AbortSignal): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await issuer.ensureAccount(signal);
+      return;
+    } catch (err) {
+      if (signal.aborted) throw new WhisperError('ABORTED', 'stopped before the account was ready', { cause: err });
+      if (!isWhisperError(err) || !err.retryable) throw err;
+      const delay = Math.max(backoffDelay(attempt, { baseMs: 2000, maxMs: 300_000 }), (err.retryAfter?.getTime() ?? 0) - Date.now());
+      log.warn({ code: err.code, attempt, retryInMs: delay }, `ACME account not ready: ${errorMessage(err)}`);
+      await sleep(delay, signal);
+    }
+  }
+}
+
+/**
+ * The daemon: watch the catalog, plan, queue, issue, store, notify; sweep every 24 hours. Resolves once `signal`
+ * aborts and every part has stopped (in-flight orders are aborted and their DNS records cleaned up).
+ */
+export async function runDaemon(config: Config, log: Logger, signal: AbortSignal, parts: DaemonParts = {}): Promise<void> {
+  const timers = parts.timers ?? systemTimers;
+  const sleep = parts.sleep ?? abortableSleep;
+  const now = parts.now ?? Date.now;
+  const consul = parts.consul ?? consulFromConfig(config);
+  const store = parts.store ?? storeFromConfig(config, log.child({ component: 'store' }));
+  const dns = parts.dns ?? createDnsProvider(config, log.child({ component: 'dns' }));
+  const issuer = parts.issuer ?? issuerFromConfig(config, store, dns, log, sleep);
+
+  log.info({ folder: config.certDir, consul: config.consul.address, directory: config.directoryUrl, dns: dns.name }, 'whisper-ts starting');
+  await ensureAccount(issuer, log, sleep, signal);
+
+  const notifier = createNotifier({ api: consul, key: config.notifyKey, timers, log: log.child({ component: 'notify' }) });
+  const queue = new IssuanceQueue({
+    concurrency: config.concurrency,
+    timers,
+    now,
+    log: log.child({ component: 'queue' }),
+    run: (cert, ctx) => reconciler.ensure(cert, ctx.signal),
+  });
+  const reconciler: Reconciler = new Reconciler({
+    store,
+    issuer,
+    log,
+    now,
+    allowDomains: config.allowDomains,
+    enqueue: (cert, reason) => queue.enqueue(cert, reason),
+    forget: (id) => queue.remove(id),
+    notify: (files) => notifier.changed(files),
+  });
+  const watcher = new CatalogWatcher({
+    api: consul,
+    wait: config.consul.wait,
+    sleep,
+    now,
+    log: log.child({ component: 'watcher' }),
+    onChange: (change) => {
+      const services = [...change.services].map(([name, tags]) => ({ name, tags }));
+      reconciler.update(services, change.reset ? 'all' : new Set([...change.changed, ...change.removed]));
+    },
+  });
+
+  let sweepTimer: unknown;
+  const scheduleSweep = () => {
+    sweepTimer = timers.setTimeout(() => {
+      log.info({ certificates: reconciler.wanted.length }, 'renewal sweep');
+      reconciler.sweep();
+      scheduleSweep();
+    }, SWEEP_INTERVAL_MS);
+  };
+  scheduleSweep();
+
+  try {
+    await watcher.run(signal);
+  } finally {
+    timers.clearTimeout(sweepTimer);
+    await queue.stop();
+    await notifier.close();
+    await dns.close?.();
+    log.info('whisper-ts stopped');
+  }
+}

@@ -1,0 +1,25 @@
+import type { Config } from '../config.js';
+import type { Logger } from '../log.js';
+import { WhisperError } from '../errors.js';
+import type { DnsProvider } from './provider.js';
+import { createRoute53Provider } from './route53.js';
+import { createRfc2136Provider } from './rfc2136.js';
+import { createExecProvider } from './exec.js';
+
+/** The DNS provider the configuration names. */
+export function createDnsProvider(config: Config, log: Logger): DnsProvider {
+  switch (config.dnsProvider) {
+    case 'route53':
+      return createRoute53Provider({
+        region: config.route53.region,
+        ...(config.route53.endpoint ? { endpoint: config.route53.endpoint } : {}),
+        log,
+      });
+    case 'rfc2136':
+      if (!config.rfc2136) throw new WhisperError('CONFIG_INVALID', '--rfc2136-server: required with --dns-provider rfc2136');
+      return createRfc2136Provider({ ...config.rfc2136, log });
+    case 'exec':
+      if (!config.execCommand) throw new WhisperError('CONFIG_INVALID', '--exec-command: required with --dns-provider exec');
+      return createExecProvider({ command: config.execCommand });
+  }
+}

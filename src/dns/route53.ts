@@ -1,0 +1,262 @@
+import { Route53Client } from '@aws-sdk/client-route-53';
+import { fromIni, fromNodeProviderChain } from '@aws-sdk/credential-providers';
+import { silentLogger, type Logger } from '../log.js';
+import { abortableSleep, type Sleep } from './propagation.js';
+import type { DnsProvider, TxtRecord } from './provider.js';
+import { isAccessDenied, route53Error, wrapRoute53Client, type Route53Api } from './route53-api.js';
+import { chooseProfile, defaultCredentialsFile, readProfileNames } from './route53-credentials.js';
+import { cleanUpChange, presentChange, readTxtSet, type TxtSet } from './route53-records.js';
+import { quoteTxt } from './txt.js';
+import { waitForInsync } from './route53-wait.js';
+import { createZoneFinder, type HostedZoneRef } from './route53-zones.js';
+
+/** Options of {@link createRoute53Provider}. */
+export interface Route53ProviderOptions {
+  /** API endpoint URL, for an emulator (moto). @default the AWS endpoint of `region` */
+  endpoint?: string;
+  /** @default 'us-east-1' */
+  region?: string;
+  /**
+   * Shared credentials file, searched for per-domain profiles.
+   * @default `AWS_SHARED_CREDENTIALS_FILE`, else ~/.aws/credentials
+   */
+  credentialsFile?: string;
+  /** Shared config file. @default `AWS_CONFIG_FILE`, else ~/.aws/config */
+  configFile?: string;
+  /** Makes the API client of a profile (`undefined`: the default chain). For tests. @default an SDK Route53Client */
+  clientFor?: (profile: string | undefined) => Route53Api;
+  /** Attempts per call, retries done by the SDK (throttling, busy zone, 5xx). @default 6 */
+  maxAttempts?: number;
+  /** @default an abortable timer */
+  sleep?: Sleep;
+  /** The clock, in ms. @default Date.now */
+  now?: () => number;
+  /** First GetChange poll delay; grows ×1.5 up to 5000. @default 500 */
+  pollIntervalMs?: number;
+  /** Give up waiting for INSYNC after this long. @default 120000 */
+  changeTimeoutMs?: number;
+  /** TTL of the TXT records written. @default 60 */
+  ttl?: number;
+  /** How long a found hosted zone is remembered. @default 300000 */
+  zoneCacheMs?: number;
+  /** @default silent */
+  log?: Logger;
+}
+
+/** The records of one hosted zone, reached with one profile's client. */
+interface ZoneBatch {
+  readonly api: Route53Api;
+  readonly zone: HostedZoneRef;
+  /** Record name → values. */
+  readonly names: Map<string, string[]>;
+}
+
+/** A submitted change still to wait for. */
+interface Pending {
+  readonly api: Route53Api;
+  readonly changeId: string;
+  readonly zone: HostedZoneRef;
+}
+
+/**
+ * The Route53 DNS provider. Finds each record's hosted zone by the longest matching suffix, with the
+ * credentials profile named after the record's domain when the shared credentials file has one
+ * (whisper's rule), and writes every record of one zone in ONE ChangeResourceRecordSets batch, merged
+ * with the TXT values already there; then waits until the change is INSYNC.
+ */
+export function createRoute53Provider(options: Route53ProviderOptions = {}): DnsProvider {
+  const sleep = options.sleep ?? abortableSleep;
+  const now = options.now ?? Date.now;
+  const ttl = options.ttl ?? 60;
+  const log = options.log ?? silentLogger();
+  const credentialsFile = options.credentialsFile ?? defaultCredentialsFile();
+  const findZone = createZoneFinder({ now, ttlMs: options.zoneCacheMs ?? 300_000 });
+  const clients = new Map<string, Route53Api>();
+  // One read-modify-write at a time per zone: two orders sharing `_acme-challenge.x` must not drop each other's value.
+  const zoneLocks = new Map<string, Promise<unknown>>();
+
+  const makeClient =
+    options.clientFor ??
+    ((profile: string | undefined): Route53Api => {
+      const files = {
+        ...(options.credentialsFile ? { filepath: options.credentialsFile } : {}),
+        ...(options.configFile ? { configFilepath: options.configFile } : {}),
+      };
+      const credentials =
+        profile !== undefined
+          ? fromIni({ profile, ...files })
+          : Object.keys(files).length > 0
+            ? fromNodeProviderChain(files)
+            : undefined;
+      const client = new Route53Client({
+        region: options.region ?? 'us-east-1',
+        maxAttempts: options.maxAttempts ?? 6,
+        ...(options.endpoint ? { endpoint: options.endpoint } : {}),
+        ...(credentials ? { credentials } : {}),
+      });
+      return wrapRoute53Client(client);
+    });
+
+  function apiFor(profile: string | undefined): Route53Api {
+    const key = profile ?? '';
+    let api = clients.get(key);
+    if (!api) {
+      api = makeClient(profile);
+      clients.set(key, api);
+    }
+    return api;
+  }
+
+  function withZoneLock<T>(zoneId: string, fn: () => Promise<T>): Promise<T> {
+    const previous = zoneLocks.get(zoneId) ?? Promise.resolve();
+    const run = previous.then(fn, fn);
+    const settled = run.catch(() => undefined);
+    zoneLocks.set(zoneId, settled);
+    void settled.then(() => {
+      if (zoneLocks.get(zoneId) === settled) zoneLocks.delete(zoneId);
+    });
+    return run;
+  }
+
+  /** Groups records by hosted zone; a record whose zone cannot be found is an error of its own. */
+  async function locate(records: readonly TxtRecord[], signal?: AbortSignal) {
+    const profiles = await readProfileNames(credentialsFile);
+    const batches = new Map<string, ZoneBatch>();
+    const errors: unknown[] = [];
+    for (const record of records) {
+      const profile = chooseProfile(record.fqdn, profiles);
+      const api = apiFor(profile);
+      let zone: HostedZoneRef;
+      try {
+        zone = await findZone(api, profile ?? '', record.fqdn, signal);
+      } catch (err) {
+        errors.push(err);
+        continue;
+      }
+      const key = `${profile ?? ''}\u0000${zone.id}`;
+      let batch = batches.get(key);
+      if (!batch) {
+        batch = { api, zone, names: new Map() };
+        batches.set(key, batch);
+        log.debug({ zone: zone.name, zoneId: zone.id, profile: profile ?? null }, 'route53 zone');
+      }
+      const values = batch.names.get(record.fqdn) ?? [];
+      values.push(record.value);
+      batch.names.set(record.fqdn, values);
+    }
+    return { batches: [...batches.values()], errors };
+  }
+
+  let warnedUnreadable = false;
+  /**
+   * The TXT set of a name. When the IAM policy denies ListResourceRecordSets (whisper's documented policy
+   * does not grant it), whisper's behaviour: assume only our values, so present overwrites the set and
+   * clean-up deletes exactly what we wrote.
+   */
+  async function readCurrent(
+    api: Route53Api,
+    zone: HostedZoneRef,
+    name: string,
+    values: readonly string[],
+    signal?: AbortSignal,
+  ): Promise<TxtSet | undefined> {
+    try {
+      return await readTxtSet(api, zone.id, name, signal);
+    } catch (err) {
+      if (!isAccessDenied(err)) throw err;
+      if (!warnedUnreadable) {
+        warnedUnreadable = true;
+        log.warn(
+          { zone: zone.name },
+          'route53:ListResourceRecordSets is denied: other TXT values of a name cannot be kept (grant it)',
+        );
+      }
+      return { ttl, records: values.map(quoteTxt) };
+    }
+  }
+
+  /** Reads, merges and submits one zone's change; the change to wait for, if any. */
+  async function apply(
+    batch: ZoneBatch,
+    mode: 'present' | 'cleanUp',
+    signal?: AbortSignal,
+  ): Promise<Pending | undefined> {
+    const { api, zone } = batch;
+    return withZoneLock(zone.id, async () => {
+      const changes = [];
+      for (const [name, values] of batch.names) {
+        const current = await readCurrent(api, zone, name, values, signal);
+        const change =
+          mode === 'present' ? presentChange(name, current, values, ttl) : cleanUpChange(name, current, values);
+        if (change) changes.push(change);
+      }
+      if (changes.length === 0) return undefined;
+      const names = [...batch.names.keys()].join(', ');
+      let res;
+      try {
+        res = await api.changeResourceRecordSets(
+          { HostedZoneId: zone.id, ChangeBatch: { Comment: `whisper-ts ${mode}`, Changes: changes } },
+          signal,
+        );
+      } catch (err) {
+        const secrets = [...batch.names.values()].flat();
+        const what = `Route53 ChangeResourceRecordSets (${mode} TXT ${names}) in zone ${zone.name}`;
+        throw route53Error(err, what, secrets);
+      }
+      const info = res.ChangeInfo;
+      log.debug({ zone: zone.name, names, change: info?.Id, status: info?.Status }, `route53 ${mode} submitted`);
+      if (info?.Id === undefined || info.Status === 'INSYNC') return undefined;
+      return { api, changeId: info.Id, zone };
+    });
+  }
+
+  function wait(p: Pending, signal?: AbortSignal): Promise<void> {
+    return waitForInsync(p.api, p.changeId, `zone ${p.zone.name}`, {
+      sleep,
+      now,
+      signal,
+      pollIntervalMs: options.pollIntervalMs ?? 500,
+      timeoutMs: options.changeTimeoutMs ?? 120_000,
+    });
+  }
+
+  return {
+    name: 'route53',
+
+    async present(records, signal) {
+      if (records.length === 0) return;
+      const { batches, errors } = await locate(records, signal);
+      if (errors.length > 0) throw errors[0];
+      const pending: Pending[] = [];
+      // Submitted one zone after the other (Route53 allows ~5 requests/s), then waited on together.
+      for (const batch of batches) {
+        const p = await apply(batch, 'present', signal);
+        if (p) pending.push(p);
+      }
+      await Promise.all(pending.map((p) => wait(p, signal)));
+    },
+
+    async cleanUp(records, signal) {
+      if (records.length === 0) return;
+      // Best effort across zones: one zone's failure must not leave the others' records behind.
+      const { batches, errors } = await locate(records, signal);
+      const pending: Pending[] = [];
+      for (const batch of batches) {
+        try {
+          const p = await apply(batch, 'cleanUp', signal);
+          if (p) pending.push(p);
+        } catch (err) {
+          errors.push(err);
+        }
+      }
+      const results = await Promise.allSettled(pending.map((p) => wait(p, signal)));
+      for (const r of results) if (r.status === 'rejected') errors.push(r.reason);
+      if (errors.length > 0) throw errors[0];
+    },
+
+    async close() {
+      for (const api of clients.values()) api.destroy?.();
+      clients.clear();
+    },
+  } satisfies DnsProvider;
+}

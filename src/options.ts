@@ -1,0 +1,61 @@
+/**
+ * The daemon's options in one table: flag, environment variables (first set wins), default and help.
+ * The CLI builds its commander options from it, `.env.example` documents it, `config.ts` reads it.
+ */
+export interface OptionSpec {
+  /** Key in the raw options object (commander's camelCase name). */
+  readonly key: string;
+  /** Commander flags, e.g. `-c, --consul <host>`. */
+  readonly flags: string;
+  /** Environment variables read when the flag is absent, in order. */
+  readonly env: readonly string[];
+  readonly help: string;
+  /** Default, as the user would type it (shown in `--help` and `.env.example`). */
+  readonly default?: string;
+  /** Boolean switch. */
+  readonly bool?: boolean;
+  /** Repeatable; the environment variable holds a comma-separated list. */
+  readonly list?: boolean;
+}
+
+/** Let's Encrypt's directories. */
+export const LETSENCRYPT = {
+  production: 'https://acme-v02.api.letsencrypt.org/directory',
+  staging: 'https://acme-staging-v02.api.letsencrypt.org/directory',
+} as const;
+
+/** Every daemon option. */
+export const OPTIONS: readonly OptionSpec[] = [
+  { key: 'consul', flags: '-c, --consul <host>', env: ['WHISPER_CONSUL', 'CONSUL', 'CONSUL_HTTP_ADDR'], default: 'consul', help: 'Consul host or ip, optionally host:port or a URL' },
+  { key: 'consulToken', flags: '--consul-token <token>', env: ['WHISPER_CONSUL_TOKEN', 'CONSUL_HTTP_TOKEN'], help: 'Consul ACL token (prefer the environment: a flag shows in `ps`)' },
+  { key: 'consulTls', flags: '--consul-tls', env: ['WHISPER_CONSUL_TLS', 'CONSUL_HTTP_SSL'], bool: true, help: 'talk to Consul over HTTPS' },
+  { key: 'consulCaFile', flags: '--consul-ca-file <file>', env: ['WHISPER_CONSUL_CA_FILE', 'CONSUL_CACERT'], help: 'PEM CA bundle that signed Consul\'s certificate' },
+  { key: 'consulCertFile', flags: '--consul-cert-file <file>', env: ['WHISPER_CONSUL_CERT_FILE', 'CONSUL_CLIENT_CERT'], help: 'client certificate for Consul (mTLS)' },
+  { key: 'consulKeyFile', flags: '--consul-key-file <file>', env: ['WHISPER_CONSUL_KEY_FILE', 'CONSUL_CLIENT_KEY'], help: 'client key for Consul (mTLS)' },
+  { key: 'notify', flags: '-n, --notify <path>', env: ['WHISPER_NOTIFY'], default: 'whisper/updated', help: 'KV key bumped after certificates change' },
+  { key: 'staging', flags: '-s, --staging', env: ['WHISPER_STAGING', 'STAGING'], bool: true, help: 'use Let\'s Encrypt\'s staging directory' },
+  { key: 'debug', flags: '-d, --debug', env: ['WHISPER_DEBUG', 'DEBUG'], bool: true, help: 'debug log level' },
+  { key: 'dryrun', flags: '--dryrun', env: ['WHISPER_DRYRUN'], bool: true, help: 'discover and plan, print what would be issued; contact no CA, change no DNS, write nothing' },
+  { key: 'directoryUrl', flags: '--directory-url <url>', env: ['WHISPER_DIRECTORY_URL', 'ACME_DIRECTORY_URL'], default: LETSENCRYPT.production, help: 'ACME directory of any CA' },
+  { key: 'caBundle', flags: '--ca-bundle <file>', env: ['WHISPER_CA_BUNDLE'], help: 'PEM file of extra CAs to trust when talking to the ACME server (a private CA, Pebble)' },
+  { key: 'email', flags: '--email <address>', env: ['ACME_REGISTER_EMAIL'], help: 'contact registered with a new ACME account' },
+  { key: 'eabKid', flags: '--eab-kid <kid>', env: ['ACME_EAB_KID'], help: 'External Account Binding key id (ZeroSSL, Google)' },
+  { key: 'eabHmacKey', flags: '--eab-hmac-key <key>', env: ['ACME_EAB_HMAC_KEY'], help: 'External Account Binding HMAC key, base64url (prefer the environment)' },
+  { key: 'keyType', flags: '--key-type <type>', env: ['WHISPER_KEY_TYPE'], default: 'ecdsa-p256', help: 'certificate key: ecdsa-p256, ecdsa-p384, rsa2048 or rsa4096' },
+  { key: 'dnsProvider', flags: '--dns-provider <name>', env: ['WHISPER_DNS_PROVIDER'], default: 'route53', help: 'route53, rfc2136 or exec' },
+  { key: 'route53Endpoint', flags: '--route53-endpoint <url>', env: ['WHISPER_ROUTE53_ENDPOINT'], help: 'Route53 API endpoint (emulators)' },
+  { key: 'route53Region', flags: '--route53-region <region>', env: ['WHISPER_ROUTE53_REGION', 'AWS_REGION'], default: 'us-east-1', help: 'AWS region of the Route53 client' },
+  { key: 'rfc2136Server', flags: '--rfc2136-server <host:port>', env: ['WHISPER_RFC2136_SERVER'], help: 'primary DNS server that takes dynamic updates' },
+  { key: 'rfc2136Zone', flags: '--rfc2136-zone <zone>', env: ['WHISPER_RFC2136_ZONE'], help: 'zone to update (found by SOA queries when absent)' },
+  { key: 'rfc2136TsigName', flags: '--rfc2136-tsig-name <name>', env: ['WHISPER_RFC2136_TSIG_NAME'], help: 'TSIG key name' },
+  { key: 'rfc2136TsigAlgorithm', flags: '--rfc2136-tsig-algorithm <alg>', env: ['WHISPER_RFC2136_TSIG_ALGORITHM'], default: 'hmac-sha256', help: 'TSIG algorithm' },
+  { key: 'rfc2136TsigSecretFile', flags: '--rfc2136-tsig-secret-file <file>', env: ['WHISPER_RFC2136_TSIG_SECRET_FILE'], help: 'file holding the base64 TSIG secret (or set WHISPER_RFC2136_TSIG_SECRET)' },
+  { key: 'execCommand', flags: '--exec-command <path>', env: ['WHISPER_EXEC_COMMAND'], help: 'program run as `<path> present|cleanup <fqdn.> <value>`' },
+  { key: 'dnsResolver', flags: '--dns-resolver <host:port>', env: ['WHISPER_DNS_RESOLVERS'], list: true, help: 'check propagation on these resolvers instead of the zone\'s authoritative servers (repeatable)' },
+  { key: 'propagationTimeout', flags: '--propagation-timeout <seconds>', env: ['WHISPER_PROPAGATION_TIMEOUT'], default: '120', help: 'give up waiting for DNS after this long' },
+  { key: 'allowDomain', flags: '--allow-domain <domain>', env: ['WHISPER_ALLOW_DOMAINS'], list: true, help: 'only issue for names under these domains (repeatable; none: any)' },
+  { key: 'concurrency', flags: '--concurrency <n>', env: ['WHISPER_CONCURRENCY'], default: '4', help: 'orders in flight at once' },
+  { key: 'format', flags: '--format <name>', env: ['WHISPER_FORMATS'], list: true, default: 'haproxy', help: 'output formats: haproxy, certbot, pkcs12 (repeatable)' },
+  { key: 'formatsDir', flags: '--formats-dir <dir>', env: ['WHISPER_FORMATS_DIR'], help: 'folder of the certbot and pkcs12 outputs (default: <folder>/formats; HAProxy loads every file of its folder)' },
+  { key: 'consulWait', flags: '--consul-wait <duration>', env: ['WHISPER_CONSUL_WAIT'], default: '5m', help: 'longest wait of one Consul blocking query' },
+];

@@ -1,0 +1,114 @@
+import { promises as fsp, type Dirent } from 'node:fs';
+import path from 'node:path';
+import { WhisperError } from '../errors.js';
+import { silentLogger, type Logger } from '../log.js';
+import { readAccountFiles, writeAccountFiles } from './account-files.js';
+import { ensureDir, nodeFs, writeFileAtomic, type AtomicFs } from './atomic.js';
+import { writeCertbot, writePkcs12, type FormatContext, type StoreFormat } from './formats.js';
+import { assertValidId, isValidId } from './ids.js';
+import { checkBundle, describeCert, parseStoredFile, withNewline } from './pem.js';
+import type { AccountRecord, CertBundle, CertStore, StoredCert } from './types.js';
+
+/** Options of {@link createFolderStore}. */
+export interface FolderStoreOptions {
+  /** Files written for each certificate; `haproxy` (`<id>.pem`) is always written. @default ['haproxy'] */
+  formats?: readonly StoreFormat[];
+  /**
+   * Folder of the extra formats. HAProxy's `crt <dir>` tries to load every file of its folder,
+   * so a `.p12` beside the PEM files should go elsewhere. @default the store folder
+   */
+  formatsDir?: string;
+  /** Password of the PKCS#12 files. @default none (unencrypted) */
+  pkcs12Password?: string;
+  /** Warnings (skipped formats, an unreadable `.acme.json`). @default silent */
+  log?: Logger;
+  /** File operations, for fault injection in tests. @default node's fs */
+  fs?: AtomicFs;
+}
+
+const PEM_SUFFIX = '.pem';
+
+/**
+ * The certificate folder in whisper's layout: `<id>.pem` (private key, leaf, chain: HAProxy's
+ * combined file), `.acme` (the account key) and `.acme.json` (account URLs per directory).
+ * Every write is atomic; key material is mode 0600; the folder is created 0700 when missing.
+ */
+export function createFolderStore(dir: string, options: FolderStoreOptions = {}): CertStore {
+  const root = path.resolve(dir);
+  const fs = options.fs ?? nodeFs;
+  const log = options.log ?? silentLogger();
+  const formats = new Set(options.formats ?? ['haproxy']);
+  const formatCtx: FormatContext = {
+    dir: path.resolve(options.formatsDir ?? root),
+    fs,
+    log,
+    ...(options.pkcs12Password === undefined ? {} : { pkcs12Password: options.pkcs12Password }),
+  };
+  const fileOf = (id: string): string => path.join(root, `${id}${PEM_SUFFIX}`);
+
+  async function read(id: string): Promise<StoredCert | undefined> {
+    assertValidId(id);
+    const file = fileOf(id);
+    let text: string;
+    try {
+      text = await fsp.readFile(file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw new WhisperError('STORE_READ', `cannot read ${file}: ${(err as Error).message}`, { cause: err });
+    }
+    return parseStoredFile(id, file, text);
+  }
+
+  async function list(onProblem?: (file: string, err: Error) => void): Promise<StoredCert[]> {
+    let entries: Dirent[];
+    try {
+      entries = await fsp.readdir(root, { withFileTypes: true });
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw new WhisperError('STORE_READ', `cannot list ${root}: ${(err as Error).message}`, { cause: err });
+    }
+    const found: StoredCert[] = [];
+    for (const entry of entries) {
+      const name = entry.name;
+      if (name.startsWith('.') || !name.endsWith(PEM_SUFFIX) || !entry.isFile()) continue;
+      const file = path.join(root, name);
+      const id = name.slice(0, -PEM_SUFFIX.length);
+      try {
+        if (!isValidId(id)) {
+          throw new WhisperError('HOSTNAME_INVALID', `${file}: its name is not a certificate id whisper-ts manages`);
+        }
+        const cert = await read(id);
+        if (cert !== undefined) found.push(cert);
+      } catch (err) {
+        onProblem?.(file, err instanceof Error ? err : new Error(String(err)));
+      }
+    }
+    return found.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  async function write(id: string, bundle: CertBundle): Promise<StoredCert> {
+    assertValidId(id);
+    const { leaf, chain } = checkBundle(id, bundle);
+    const key = withNewline(bundle.key);
+    await ensureDir(root, fs);
+    if (formats.has('certbot') || formats.has('pkcs12')) await ensureDir(formatCtx.dir, fs);
+    const input = { id, key, leaf, chain };
+    if (formats.has('certbot')) await writeCertbot(input, formatCtx);
+    if (formats.has('pkcs12')) await writePkcs12(input, formatCtx);
+    // The HAProxy file goes last: once it changes, everything else is already in place.
+    const file = fileOf(id);
+    await writeFileAtomic(file, key + leaf + chain.join(''), { fs, mode: 0o600 });
+    return describeCert(id, file, leaf);
+  }
+
+  async function readAccount(): Promise<AccountRecord | undefined> {
+    return readAccountFiles(root, log);
+  }
+
+  async function writeAccount(account: AccountRecord): Promise<void> {
+    await ensureDir(root, fs);
+    await writeAccountFiles(root, account, fs);
+  }
+
+  return { read, list, write, readAccount, writeAccount } satisfies CertStore;
+}

@@ -1,0 +1,78 @@
+import { describe, it, expect, inject, afterAll } from 'vitest';
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Resolver } from 'node:dns/promises';
+import { sans, verifyAgainstPebble } from '../support/certs.js';
+import { envArgs, eventually, fileOnce, registerService, startWhisper, uniq, type WhisperProcess } from '../support/whisper.js';
+import '../support/env-types.js';
+
+const env = inject('env');
+const running: WhisperProcess[] = [];
+const dirs: string[] = [];
+afterAll(async () => {
+  await Promise.all(running.map((w) => w.stop()));
+  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+});
+
+async function txtAt(addr: string, name: string): Promise<string[]> {
+  const r = new Resolver({ timeout: 2000, tries: 1 });
+  r.setServers([addr]);
+  try {
+    return (await r.resolveTxt(name)).map((c) => c.join(''));
+  } catch {
+    return [];
+  }
+}
+
+describe('pipeline through the other DNS providers', () => {
+  it('rfc2136: a TSIG-signed update into BIND, validated by Pebble, cleaned afterwards', async () => {
+    const base = await mkdtemp(join(tmpdir(), 'whisper-rfc2136-'));
+    dirs.push(base);
+    const secretFile = join(base, 'tsig.secret');
+    await writeFile(secretFile, env.bind.tsig.secret, { mode: 0o600 });
+    const folder = join(base, 'certs');
+    const w = startWhisper([folder, ...envArgs(env), '--dns-provider', 'rfc2136', '--rfc2136-server', env.bind.addr,
+      '--rfc2136-tsig-name', env.bind.tsig.name, '--rfc2136-tsig-algorithm', env.bind.tsig.algorithm,
+      '--rfc2136-tsig-secret-file', secretFile, '--allow-domain', env.bind.zone, '--notify', `whisper-tests/${uniq()}`]);
+    running.push(w);
+    const name = `b${uniq()}`;
+    await registerService(env, name, [`dns=${env.bind.zone}`, 'ssl=offloading']);
+    const pem = await eventually('the rfc2136 certificate', () => fileOnce(join(folder, `${name}.${env.bind.zone}.pem`)));
+    expect(sans(await verifyAgainstPebble(env, pem))).toEqual([`${name}.${env.bind.zone}`]);
+    expect(await txtAt(env.bind.addr, `_acme-challenge.${name}.${env.bind.zone}`)).toEqual([]);
+    expect(w.output()).not.toContain(env.bind.tsig.secret);
+    expect(await w.stop()).toBe(0);
+  });
+
+  it('exec: a user hook publishes the record (here into challtestsrv)', async () => {
+    const base = await mkdtemp(join(tmpdir(), 'whisper-exec-'));
+    dirs.push(base);
+    const hook = join(base, 'hook.mjs');
+    const calls = join(base, 'calls.log');
+    await writeFile(
+      hook,
+      `#!/usr/bin/env node
+import { appendFileSync } from 'node:fs';
+const [action, fqdn, value] = process.argv.slice(2);
+appendFileSync(${JSON.stringify(calls)}, action + ' ' + fqdn + '\\n');
+const path = action === 'present' ? '/set-txt' : '/clear-txt';
+const res = await fetch(${JSON.stringify(env.challtestsrv.managementUrl)} + path, { method: 'POST', body: JSON.stringify({ host: fqdn, value }) });
+process.exit(res.ok ? 0 : 1);
+`,
+    );
+    await chmod(hook, 0o755);
+    const zone = `x${uniq()}.exec.test`;
+    const folder = join(base, 'certs');
+    const w = startWhisper([folder, ...envArgs(env), '--dns-provider', 'exec', '--exec-command', hook, '--allow-domain', zone,
+      '--notify', `whisper-tests/${uniq()}`]);
+    running.push(w);
+    await registerService(env, `svc-${uniq()}`, [`dns=${zone}`, 'vhost=one', 'vhost=two', 'https=443']);
+    const pem = await eventually('the exec certificate', () => fileOnce(join(folder, `multi-hosts.${zone}.pem`)));
+    expect(sans(await verifyAgainstPebble(env, pem))).toEqual([`one.${zone}`, `two.${zone}`]);
+    const log = (await fileOnce(calls)) ?? '';
+    expect(log).toContain(`present _acme-challenge.one.${zone}.`);
+    expect(log).toContain(`cleanup _acme-challenge.two.${zone}.`);
+    expect(await w.stop()).toBe(0);
+  });
+});
