@@ -1,4 +1,5 @@
 import { pino, type Logger, type DestinationStream } from 'pino';
+import { prettyDestination } from './log-pretty.js';
 
 export type { Logger };
 
@@ -6,7 +7,7 @@ export type { Logger };
 export interface LogOptions {
   /** Log at debug level. @default false */
   debug?: boolean;
-  /** Where to write; stdout by default. Tests pass a stream to read the lines. */
+  /** Where to write; stdout by default (JSON lines, or short human lines when stdout is a terminal). */
   destination?: DestinationStream;
 }
 
@@ -24,7 +25,7 @@ export function createLogger(options: LogOptions = {}): Logger {
         censor: '[redacted]',
       },
     },
-    options.destination,
+    options.destination ?? (process.stdout.isTTY ? prettyDestination((t) => void process.stdout.write(t)) : undefined),
   );
 }
 
