@@ -152,3 +152,23 @@ describe('the test environment', () => {
     }
   });
 });
+
+describe('extra Consul agents', () => {
+  it('a client agent started by a test joins the shared dev server', async () => {
+    const { startConsul } = await import('../support/consul.js');
+    const agent = await startConsul({ dir: env.runDir, join: env.consul.serfLanAddr });
+    try {
+      const nodes = await (async () => {
+        for (let i = 0; i < 100; i++) {
+          const list = (await (await fetch(`http://${env.consul.httpAddr}/v1/catalog/nodes`)).json()) as Array<{ Node: string }>;
+          if (list.some((n) => n.Node === agent.node)) return list;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+        return [];
+      })();
+      expect(nodes.map((n) => n.Node)).toContain(agent.node);
+    } finally {
+      await agent.stop();
+    }
+  });
+});

@@ -1,0 +1,175 @@
+import { EventEmitter } from 'node:events';
+import { readFileSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
+import type { IncomingMessage } from 'node:http';
+import Consul from 'consul';
+import { WhisperError } from '../errors.js';
+import { formatConsulAddress, parseConsulAddress } from './address.js';
+import { DEFAULT_CONSUL_WAIT, blockingTimeoutMs } from './duration.js';
+import { toConsulError } from './errors.js';
+
+/** Options of {@link ConsulApi.catalogServices}. */
+export interface CatalogQuery {
+  /** Block until the catalog's index passes this one (a blocking query); absent or 0: answer at once. */
+  index?: number;
+  /** Longest wait of a blocking query, a Consul duration. @default '5m' */
+  wait?: string;
+  signal?: AbortSignal;
+}
+
+/** The catalog's service list at one index. */
+export interface CatalogServices {
+  /** `X-Consul-Index` of the answer (0 when Consul sent none). */
+  index: number;
+  /** Every service name with the union of its instances' tags. */
+  services: Record<string, string[]>;
+}
+
+/** What whisper-ts asks of Consul: the I/O edge that the watcher, the notifier and the CLI share. */
+export interface ConsulApi {
+  /** GET /v1/catalog/services (blocking when index > 0): every service name with the union of its tags. */
+  catalogServices(opts: CatalogQuery): Promise<CatalogServices>;
+  /** PUT /v1/kv/<key>. */
+  kvSet(key: string, value: string, signal?: AbortSignal): Promise<void>;
+  /** GET /v1/kv/<key>: its value, or undefined when the key does not exist. */
+  kvGet(key: string, signal?: AbortSignal): Promise<string | undefined>;
+  /** GET /v1/status/leader: the Raft leader's `host:port`, empty while there is none. */
+  leader(signal?: AbortSignal): Promise<string>;
+  /** Closes idle keep-alive connections. */
+  close?(): void;
+}
+
+/** Options of {@link createConsulApi}. */
+export interface ConsulApiOptions {
+  /** `host`, `host:port`, `[v6]:port` or `http(s)://host:port`. The port defaults to 8500. */
+  address: string;
+  /** ACL token, sent as `X-Consul-Token`. */
+  token?: string;
+  /** HTTPS (a `https://` address implies it). @default false */
+  secure?: boolean;
+  /** PEM file of the CA that signed Consul's certificate. @default the system's roots */
+  caFile?: string;
+  /** PEM client certificate, when Consul verifies clients. */
+  certFile?: string;
+  /** PEM key of `certFile`. */
+  keyFile?: string;
+  /** Timeout of a non-blocking request, and the margin added to a blocking query's wait. @default 10000 */
+  timeoutMs?: number;
+}
+
+/** A request context node-consul (papi) understands: `includeResponse` gives `[res, body]`, `cancel` aborts. */
+type Ctx = EventEmitter & { includeResponse: true };
+type CallOptions = Record<string, unknown> & { ctx: Ctx; timeout: number };
+type Answer = [res: IncomingMessage, body?: unknown];
+
+/** The part of node-consul used here; its bundled types do not declare `ctx` and `timeout`. */
+interface NodeConsul {
+  catalog: { service: { list(opts: CallOptions): Promise<Answer> } };
+  kv: { get(opts: CallOptions): Promise<Answer>; set(opts: CallOptions): Promise<Answer> };
+  status: { leader(opts: CallOptions): Promise<Answer> };
+  destroy(): void;
+}
+
+function readPem(file: string | undefined, what: string): Buffer | undefined {
+  if (file === undefined) return undefined;
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new WhisperError('CONFIG_INVALID', `Consul ${what} file ${file} cannot be read`, { cause: err });
+  }
+}
+
+function parseServices(body: unknown, where: string): Record<string, string[]> {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new WhisperError('CONSUL_ERROR', `Consul at ${where} answered GET /v1/catalog/services with something other than an object`, {
+      retryable: true,
+    });
+  }
+  const services: Record<string, string[]> = {};
+  for (const [name, tags] of Object.entries(body as Record<string, unknown>)) {
+    // A service without tags may come as null from older agents.
+    services[name] = Array.isArray(tags) ? tags.filter((t): t is string => typeof t === 'string') : [];
+  }
+  return services;
+}
+
+function headerIndex(res: IncomingMessage): number {
+  const raw = res.headers['x-consul-index'];
+  const n = Number(Array.isArray(raw) ? raw[0] : raw);
+  return Number.isFinite(n) ? n : 0;
+}
+
+/** The {@link ConsulApi} over node-consul, with TLS through an `https.Agent` and requests cancelled by AbortSignal. */
+export function createConsulApi(options: ConsulApiOptions): ConsulApi {
+  const address = parseConsulAddress(options.address, options.secure ?? false);
+  const where = formatConsulAddress(address);
+  const marginMs = options.timeoutMs ?? 10_000;
+  const agent = address.secure
+    ? new https.Agent({
+        keepAlive: true,
+        ca: readPem(options.caFile, 'CA'),
+        cert: readPem(options.certFile, 'client certificate'),
+        key: readPem(options.keyFile, 'client key'),
+      })
+    : new http.Agent({ keepAlive: true });
+  const consul = new Consul({
+    host: address.host.includes(':') ? `[${address.host}]` : address.host,
+    port: address.port,
+    secure: address.secure,
+    agent,
+    ...(options.token ? { defaults: { token: options.token } } : {}),
+  }) as unknown as NodeConsul;
+  // papi keeps the URL's bracketed IPv6 hostname, which http.request would try to resolve as a name.
+  const baseUrl = (consul as unknown as { _opts?: { baseUrl?: { hostname?: string } } })._opts?.baseUrl;
+  if (baseUrl && address.host.includes(':')) baseUrl.hostname = address.host;
+
+  async function call(endpoint: string, timeout: number, signal: AbortSignal | undefined, run: (o: CallOptions) => Promise<Answer>): Promise<Answer> {
+    if (signal?.aborted) throw new WhisperError('ABORTED', `${endpoint} aborted`);
+    const ctx: Ctx = Object.assign(new EventEmitter(), { includeResponse: true as const });
+    const onAbort = () => ctx.emit('cancel');
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      return await run({ ctx, timeout });
+    } catch (err) {
+      throw toConsulError(err, endpoint, where, signal);
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  const kvEndpoint = (method: string, key: string) => `${method} /v1/kv/${key}`;
+
+  return {
+    async catalogServices({ index, wait, signal }) {
+      const blocking = index !== undefined && index > 0;
+      const w = wait ?? DEFAULT_CONSUL_WAIT;
+      const timeout = blocking ? blockingTimeoutMs(w, marginMs) : marginMs;
+      const [res, body] = await call('GET /v1/catalog/services', timeout, signal, (o) =>
+        consul.catalog.service.list(blocking ? { ...o, index, wait: w } : o),
+      );
+      return { index: headerIndex(res), services: parseServices(body, where) };
+    },
+
+    async kvSet(key, value, signal) {
+      const [, ok] = await call(kvEndpoint('PUT', key), marginMs, signal, (o) => consul.kv.set({ ...o, key, value }));
+      if (ok !== true) throw new WhisperError('CONSUL_ERROR', `Consul at ${where} did not store ${kvEndpoint('PUT', key)}`, { retryable: true });
+    },
+
+    async kvGet(key, signal) {
+      const [, item] = await call(kvEndpoint('GET', key), marginMs, signal, (o) => consul.kv.get({ ...o, key }));
+      if (item === undefined || item === null) return undefined;
+      const value = (item as { Value?: unknown }).Value;
+      return typeof value === 'string' ? value : '';
+    },
+
+    async leader(signal) {
+      const [, body] = await call('GET /v1/status/leader', marginMs, signal, (o) => consul.status.leader(o));
+      return typeof body === 'string' ? body : '';
+    },
+
+    close() {
+      consul.destroy();
+    },
+  } satisfies ConsulApi;
+}

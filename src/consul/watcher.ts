@@ -1,0 +1,179 @@
+import { WhisperError, errorMessage, isWhisperError } from '../errors.js';
+import { silentLogger, type Logger } from '../log.js';
+import { abortableSleep, backoffDelay, type BackoffOptions, type Sleep } from '../time.js';
+import type { ConsulApi } from './api.js';
+import { diffServices, normalizeServices, type ServiceTags } from './diff.js';
+import { DEFAULT_CONSUL_WAIT } from './duration.js';
+
+/** One change of the catalog, as {@link CatalogWatcher} reports it. */
+export interface CatalogChange {
+  /** Every service now, by name (sorted), with its tags (sorted, unique). */
+  readonly services: ReadonlyMap<string, readonly string[]>;
+  /** Services that are new or whose tag set changed since the last report (all of them in the first report). */
+  readonly changed: ReadonlySet<string>;
+  /** Services gone since the last report. */
+  readonly removed: ReadonlySet<string>;
+  /**
+   * The watch restarted (Consul's index went backwards, e.g. a restored snapshot or a fresh agent; or the previous
+   * `onChange` failed): `changed`/`removed` still compare with the last report, but re-plan everything.
+   */
+  readonly reset: boolean;
+}
+
+/** Options of {@link CatalogWatcher}. */
+export interface CatalogWatcherOptions {
+  api: ConsulApi;
+  /** Called for the first answer and for every change after; awaited, and its errors are logged, never fatal. */
+  onChange: (change: CatalogChange) => void | Promise<void>;
+  /** Longest wait of one blocking query. @default '5m' */
+  wait?: string;
+  /** @default abortableSleep */
+  sleep?: Sleep;
+  /** Jitter source of the backoff (overrides `backoff.random`). @default Math.random */
+  random?: () => number;
+  /** Backoff after failed queries. @default base 250 ms, max 30 s, factor 2, jitter ±20 % */
+  backoff?: BackoffOptions;
+  /** Least time between the starts of two queries, even when Consul answers at once. @default 100 */
+  minIntervalMs?: number;
+  /** @default a silent logger */
+  log?: Logger;
+  /** @default Date.now */
+  now?: () => number;
+}
+
+/**
+ * Watches Consul's service catalog with blocking queries and reports which services appeared, changed their tags
+ * or went away. Follows Consul's blocking-query rules: the index only moves forward (backwards → start over),
+ * an index below 1 counts as 1, errors back off with jitter, and queries are never closer than `minIntervalMs`.
+ */
+export class CatalogWatcher {
+  readonly #api: ConsulApi;
+  readonly #onChange: CatalogWatcherOptions['onChange'];
+  readonly #wait: string;
+  readonly #sleep: Sleep;
+  readonly #backoff: BackoffOptions;
+  readonly #minIntervalMs: number;
+  readonly #log: Logger;
+  readonly #now: () => number;
+
+  #index = 0;
+  #snapshot: ServiceTags | undefined;
+  #reset = false;
+  #resync = false;
+  #attempt = 0;
+  #running = false;
+  #lastSuccess: number | undefined;
+  #requests = 0;
+
+  constructor(options: CatalogWatcherOptions) {
+    this.#api = options.api;
+    this.#onChange = options.onChange;
+    this.#wait = options.wait ?? DEFAULT_CONSUL_WAIT;
+    this.#sleep = options.sleep ?? abortableSleep;
+    this.#backoff = {
+      baseMs: 250,
+      maxMs: 30_000,
+      ...options.backoff,
+      ...(options.random ? { random: options.random } : {}),
+    };
+    this.#minIntervalMs = options.minIntervalMs ?? 100;
+    this.#log = options.log ?? silentLogger();
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** When Consul last answered (per `now`), for metrics and readiness; undefined before the first answer. */
+  get lastSuccess(): number | undefined {
+    return this.#lastSuccess;
+  }
+
+  /** Queries sent so far. */
+  get requests(): number {
+    return this.#requests;
+  }
+
+  /** Watches until `signal` aborts, then resolves (an abort is not an error). One run at a time. */
+  async run(signal: AbortSignal): Promise<void> {
+    if (this.#running) throw new WhisperError('INTERNAL', 'CatalogWatcher.run called while already running');
+    this.#running = true;
+    try {
+      while (!signal.aborted) {
+        const started = this.#now();
+        let delay: number;
+        try {
+          await this.#poll(signal);
+          delay = this.#minIntervalMs - (this.#now() - started);
+        } catch (err) {
+          if (signal.aborted) break;
+          delay = this.#failed(err);
+        }
+        if (delay > 0) {
+          try {
+            await this.#sleep(delay, signal);
+          } catch (err) {
+            if (signal.aborted) break;
+            throw err;
+          }
+        }
+      }
+    } finally {
+      this.#running = false;
+    }
+  }
+
+  async #poll(signal: AbortSignal): Promise<void> {
+    this.#requests++;
+    // After a failure Consul may be another agent or a restored one, whose index is lower than ours: a blocking
+    // query would then sleep its whole wait before showing that. Ask without blocking once, and compare.
+    const asked = this.#resync ? 0 : this.#index;
+    const answer = await this.#api.catalogServices({ index: asked, wait: this.#wait, signal });
+    if (this.#attempt > 0) this.#log.info({ failures: this.#attempt }, 'Consul catalog reachable again');
+    this.#attempt = 0;
+    this.#resync = false;
+    this.#lastSuccess = this.#now();
+    // Consul should never send an index below 1, but some versions did; blocking on 0 would return at once forever.
+    const index = Math.max(1, answer.index);
+    if (index < this.#index) {
+      this.#log.info({ from: this.#index, to: index }, 'Consul catalog index went backwards; re-reading the whole catalog');
+      this.#index = 0;
+      this.#reset = true;
+      // A blocking answer: start over with a full read. A non-blocking answer already is that read.
+      if (asked > 0) return;
+    }
+    if (index === this.#index) return;
+    this.#index = index;
+    await this.#deliver(normalizeServices(answer.services), signal);
+  }
+
+  async #deliver(services: ServiceTags, signal: AbortSignal): Promise<void> {
+    const first = this.#snapshot === undefined;
+    const { changed, removed } = diffServices(this.#snapshot, services);
+    const reset = this.#reset;
+    this.#snapshot = services;
+    this.#reset = false;
+    if (!first && !reset && changed.size === 0 && removed.size === 0) {
+      this.#log.debug({ index: this.#index }, 'Consul catalog index moved, no service tags changed');
+      return;
+    }
+    this.#log.debug({ index: this.#index, changed: changed.size, removed: removed.size, reset }, 'Consul catalog changed');
+    try {
+      await this.#onChange({ services, changed, removed, reset });
+    } catch (err) {
+      if (signal.aborted) return;
+      // The caller missed this change: have it re-plan everything with the next one.
+      this.#reset = true;
+      this.#log.error({ err: errorMessage(err) }, 'handling a Consul catalog change failed');
+    }
+  }
+
+  /** Logs a failed query once, and returns the delay before the next one. */
+  #failed(err: unknown): number {
+    this.#attempt++;
+    this.#resync = true;
+    const delay = backoffDelay(this.#attempt, this.#backoff);
+    const fields = { code: isWhisperError(err) ? err.code : 'INTERNAL', attempt: this.#attempt, delayMs: delay };
+    const message = `Consul catalog query failed: ${errorMessage(err)}; retrying in ${delay} ms`;
+    if (isWhisperError(err) && err.retryable) this.#log.warn(fields, message);
+    else this.#log.error(fields, message);
+    return delay;
+  }
+}

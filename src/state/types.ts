@@ -1,0 +1,44 @@
+import type { BudgetEvent } from '../limits/replay.js';
+
+/** Name of the state file in the certificate folder (dot-prefixed, like the `.acme` account key beside it). */
+export const STATE_FILE = '.whisper-state.json';
+
+/** Version of the state file format this build reads and writes. */
+export const STATE_VERSION = 1;
+
+/** The last failure of a certificate's job. */
+export interface CertError {
+  readonly at: Date;
+  /** A WhisperError code (`INTERNAL` for anything else). */
+  readonly code: string;
+  /** Never a secret: messages name things, not key material or TXT values. */
+  readonly message: string;
+}
+
+/** What `status` shows about one certificate beyond the file itself. */
+export interface CertState {
+  readonly lastError?: CertError;
+  /** When the daemon plans to renew it. */
+  readonly nextRenewal?: Date;
+  /** Whether `nextRenewal` was drawn in the CA's ARI window (otherwise a lifetime rule decided). */
+  readonly ariChosen?: boolean;
+  /** The last ARI window, kept so the drawn moment stays stable across sweeps and restarts. */
+  readonly ariWindow?: { readonly start: Date; readonly end: Date };
+  /** When to poll ARI again (the CA's `Retry-After`). */
+  readonly ariRetryAfter?: Date;
+  /** Held back by the rate-limit budget or a CA `Retry-After` until then. */
+  readonly deferredUntil?: Date;
+}
+
+/** Everything the daemon keeps between runs, besides the certificates and the account. */
+export interface WhisperState {
+  /** The rate-limit budget's history (see `RateBudget.events`). */
+  budget: BudgetEvent[];
+  /** Per certificate id (the file base name). */
+  certs: Record<string, CertState>;
+}
+
+/** A state with no history. */
+export function emptyState(): WhisperState {
+  return { budget: [], certs: {} };
+}

@@ -1,0 +1,104 @@
+import path from 'node:path';
+import { nextRenewal, type RenewBefore } from '../renewal/schedule.js';
+import type { CertError, WhisperState } from '../state/types.js';
+import type { StoredCert } from '../store/types.js';
+import { formatTable, formatTime } from './table.js';
+
+const DAY = 86_400_000;
+
+/** One line of `status`. */
+export interface StatusRow {
+  /** The certificate file's base name; the certificate id when no file exists yet. */
+  readonly file: string;
+  readonly names: readonly string[];
+  /** Empty when no file exists yet. */
+  readonly issuer: string;
+  /** Absent when no file exists yet (a first issuance that keeps failing). */
+  readonly notAfter?: Date;
+  /** Whole days until `notAfter`, negative once expired. */
+  readonly daysLeft?: number;
+  /** From the state file, else computed with the lifetime rule. */
+  readonly nextRenewal?: Date;
+  /** Whether the CA's ARI window chose `nextRenewal`. */
+  readonly ariChosen: boolean;
+  /** Held back by the rate-limit budget until then. */
+  readonly deferredUntil?: Date;
+  readonly lastError?: CertError;
+}
+
+/** Options of {@link statusRows}. */
+export interface StatusOptions {
+  /** The `--renew-before` rule, for certificates the state file has no renewal time for. @default one third of the lifetime left */
+  renewBefore?: RenewBefore;
+}
+
+/**
+ * The rows of `status`: every certificate in the folder with what the state file knows of it, plus the
+ * certificates the state file records an error for but that have no file yet. Sorted by file.
+ */
+export function statusRows(certs: readonly StoredCert[], state: WhisperState, now: number, options: StatusOptions = {}): StatusRow[] {
+  const rows: StatusRow[] = certs.map((cert) => {
+    const info = state.certs[cert.id] ?? {};
+    const fallback = nextRenewal(cert, { ...(options.renewBefore ? { renewBefore: options.renewBefore } : {}), random: () => 0, now: () => now });
+    return {
+      file: path.basename(cert.path),
+      names: cert.names,
+      issuer: cert.issuer,
+      notAfter: cert.notAfter,
+      daysLeft: Math.floor((cert.notAfter.getTime() - now) / DAY),
+      nextRenewal: info.nextRenewal ?? fallback.at,
+      ariChosen: info.nextRenewal ? info.ariChosen === true : false,
+      ...(info.deferredUntil && info.deferredUntil.getTime() > now ? { deferredUntil: info.deferredUntil } : {}),
+      ...(info.lastError ? { lastError: info.lastError } : {}),
+    };
+  });
+  const present = new Set(certs.map((c) => c.id));
+  for (const [id, info] of Object.entries(state.certs)) {
+    if (present.has(id) || !info.lastError) continue;
+    rows.push({
+      file: id,
+      names: [],
+      issuer: '',
+      ariChosen: false,
+      ...(info.deferredUntil && info.deferredUntil.getTime() > now ? { deferredUntil: info.deferredUntil } : {}),
+      lastError: info.lastError,
+    });
+  }
+  return rows.sort((a, b) => a.file.localeCompare(b.file));
+}
+
+const MAX_MESSAGE = 80;
+
+function errorCell(e: CertError | undefined): string {
+  if (!e) return '-';
+  const message = e.message.length > MAX_MESSAGE ? `${e.message.slice(0, MAX_MESSAGE - 1)}…` : e.message;
+  return `${formatTime(e.at)} ${e.code}: ${message}`;
+}
+
+function renewalCell(row: StatusRow): string {
+  if (row.deferredUntil) return `${formatTime(row.deferredUntil)} (deferred)`;
+  if (!row.nextRenewal) return '-';
+  return `${formatTime(row.nextRenewal)}${row.ariChosen ? ' (ARI)' : ''}`;
+}
+
+/** `status` as an aligned text table. */
+export function formatStatusTable(rows: readonly StatusRow[]): string {
+  if (rows.length === 0) return 'no certificates\n';
+  return formatTable(
+    ['FILE', 'NAMES', 'ISSUER', 'NOT AFTER', 'DAYS LEFT', 'NEXT RENEWAL', 'LAST ERROR'],
+    rows.map((r) => [
+      r.file,
+      r.names.length ? r.names.join(',') : '(not issued)',
+      r.issuer || '-',
+      formatTime(r.notAfter),
+      r.daysLeft === undefined ? '-' : String(r.daysLeft),
+      renewalCell(r),
+      errorCell(r.lastError),
+    ]),
+  );
+}
+
+/** `status --json`: the rows with ISO dates, one JSON document. */
+export function formatStatusJson(rows: readonly StatusRow[]): string {
+  return `${JSON.stringify(rows, null, 2)}\n`;
+}
