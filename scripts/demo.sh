@@ -7,5 +7,6 @@ scripts/env/node-deps.sh
 scripts/env/install.sh
 npm run --silent build
 export WHISPER_TS_RUN_ID="demo-$$-$(date +%s)"
+export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true
 trap 'scripts/env/reap.sh "$WHISPER_TS_RUN_ID"' EXIT
 npx tsx scripts/demo.ts "$@"

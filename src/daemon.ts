@@ -54,7 +54,7 @@ function issuerFromConfig(config: Config, store: CertStore, dns: DnsProvider, lo
     store,
     dns,
     keyType: config.keyType,
-    log: log.child({ component: 'acme' }),
+    log,
     sleep,
     ...(config.email ? { email: config.email } : {}),
     ...(config.eab ? { eab: config.eab } : {}),

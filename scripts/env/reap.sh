@@ -7,7 +7,7 @@ found=()
 for env in /proc/[0-9]*/environ; do
   pid=${env#/proc/}; pid=${pid%/environ}
   [ "$pid" = $$ ] && continue
-  if tr '\0' '\n' <"$env" 2>/dev/null | grep -qx "WHISPER_TS_RUN_ID=$id"; then found+=("$pid"); fi
+  if { tr '\0' '\n' <"$env"; } 2>/dev/null | grep -qx "WHISPER_TS_RUN_ID=$id"; then found+=("$pid"); fi
 done
 [ ${#found[@]} -eq 0 ] && exit 0
 # The shell that runs the tests carries the marker too: spare our ancestors.
