@@ -6,6 +6,7 @@ import type { DestinationStream } from 'pino';
 import { WhisperError, errorMessage, isWhisperError } from './errors.js';
 import { runDaemon, consulFromConfig, storeFromConfig, type DaemonParts } from './daemon.js';
 import { dryRun, formatDryRun } from './dryrun.js';
+import { limitsCommand, statusCommand } from './commands.js';
 
 /** Exit codes. */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
@@ -40,6 +41,36 @@ function program(io: Required<Pick<MainIo, 'stdout' | 'stderr'>>): Command {
   return cmd;
 }
 
+/** `status` and `limits`: read the folder, print, change nothing. */
+async function offline(argv: readonly string[], io: Required<Pick<MainIo, 'stdout' | 'stderr'>>): Promise<number> {
+  const name = argv[0] as 'status' | 'limits';
+  const cmd = new Command(`whisper-ts ${name}`)
+    .description(name === 'status'
+      ? 'every certificate in the folder: names, issuer, expiry, next renewal (ARI or not), last error'
+      : 'the rate-limit budget: what is left in each bucket and when the next slot opens')
+    .argument('<path_to_cert_folder>')
+    .option('--json', 'one JSON document for machines')
+    .exitOverride()
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
+  if (name === 'status') cmd.option('--renew-before <days|percent>', 'the rule the daemon runs with, when ARI is not used');
+  else cmd.option('--rate-limits <spec>', 'the CA\'s limits (as for the daemon)', 'letsencrypt');
+  try {
+    cmd.parse(argv.slice(1), { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    throw err;
+  }
+  const opts = cmd.opts<{ json?: boolean; renewBefore?: string; rateLimits?: string }>();
+  const dir = cmd.args[0]!;
+  try {
+    const o = { ...io, ...opts };
+    return name === 'status' ? await statusCommand(dir, o) : await limitsCommand(dir, o);
+  } catch (err) {
+    io.stderr(`whisper-ts ${name}: ${errorMessage(err)}\n`);
+    return isWhisperError(err, 'CONFIG_INVALID') ? EXIT.usage : EXIT.failure;
+  }
+}
+
 function defaultSignal(): AbortSignal {
   const controller = new AbortController();
   const stop = () => controller.abort();
@@ -55,6 +86,7 @@ function defaultSignal(): AbortSignal {
 export async function main(argv: readonly string[], io: MainIo = {}): Promise<number> {
   const stdout = io.stdout ?? ((t: string) => void process.stdout.write(t));
   const stderr = io.stderr ?? ((t: string) => void process.stderr.write(t));
+  if (argv[0] === 'status' || argv[0] === 'limits') return offline(argv, { stdout, stderr });
   const cmd = program({ stdout, stderr });
   try {
     cmd.parse([...argv], { from: 'user' });

@@ -3,6 +3,9 @@ import { resolve } from 'node:path';
 import { WhisperError } from './errors.js';
 import { KEY_TYPES, type KeyType } from './acme/keys.js';
 import { createAllowList } from './plan/allow.js';
+import { parseRenewBefore, type RenewBefore } from './renewal/schedule.js';
+import { parseRateLimits } from './limits/config.js';
+import type { RateLimits } from './limits/config.js';
 import type { StoreFormat } from './store/formats.js';
 import { LETSENCRYPT, OPTIONS, type OptionSpec } from './options.js';
 
@@ -45,6 +48,10 @@ export interface Config {
   readonly concurrency: number;
   readonly formats: readonly StoreFormat[];
   readonly formatsDir: string;
+  readonly renewBefore?: RenewBefore;
+  readonly renewIntervalMs: number;
+  readonly profile?: string;
+  readonly rateLimits: RateLimits;
 }
 
 type Raw = Record<string, unknown>;
@@ -196,6 +203,10 @@ export function buildConfig(folder: string | undefined, raw: Raw, options: Build
   if (!notifyKey || notifyKey.startsWith('/') || /[\0\r\n]/.test(notifyKey)) throw invalid('--notify', `not a valid KV key: ${JSON.stringify(notifyKey)}`);
 
   const certDir = resolve(options.cwd ?? process.cwd(), dir);
+  const renewBefore = str('renewBefore') ? parseRenewBefore(str('renewBefore')!) : undefined;
+  const profile = str('profile');
+  if (profile !== undefined && !/^[A-Za-z0-9._-]{1,64}$/.test(profile)) throw invalid('--profile', `not a profile name: ${JSON.stringify(profile)}`);
+  const rateLimits = parseRateLimits(str('rateLimits')!);
   const config: Config = {
     certDir,
     consul: {
@@ -225,6 +236,10 @@ export function buildConfig(folder: string | undefined, raw: Raw, options: Build
     concurrency: positiveInt('--concurrency', str('concurrency')!, 64),
     formats: formats.length > 0 ? formats : ['haproxy'],
     formatsDir: resolve(certDir, str('formatsDir') ?? 'formats'),
+    ...(renewBefore ? { renewBefore } : {}),
+    renewIntervalMs: positiveInt('--renew-interval', str('renewInterval')!, 24 * 30) * 3_600_000,
+    ...(profile ? { profile } : {}),
+    rateLimits,
   };
   return Object.freeze(config);
 }

@@ -1,3 +1,4 @@
+import { mkdir } from 'node:fs/promises';
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
 import { WhisperError, errorMessage, isWhisperError } from './errors.js';
@@ -14,6 +15,11 @@ import { CatalogWatcher } from './consul/watcher.js';
 import { createNotifier } from './consul/notify.js';
 import { IssuanceQueue } from './queue/queue.js';
 import { Reconciler } from './reconcile.js';
+import { RenewalManager } from './renewal/manager.js';
+import { createCaFetch } from './renewal/ca-fetch.js';
+import { RateBudget } from './limits/budget.js';
+import { loadState } from './state/file.js';
+import { StateKeeper } from './state/keeper.js';
 import { abortableSleep, backoffDelay, systemTimers, type Sleep, type Timers } from './time.js';
 
 /** Parts the daemon can be given instead of building them from the config (tests, embedding). */
@@ -25,10 +31,8 @@ export interface DaemonParts {
   readonly timers?: Timers;
   readonly sleep?: Sleep;
   readonly now?: () => number;
+  readonly random?: () => number;
 }
-
-/** Interval of the renewal sweep. */
-export const SWEEP_INTERVAL_MS = 24 * 60 * 60 * 1000;
 
 /** Builds the Consul client the configuration describes. */
 export function consulFromConfig(config: Config): ConsulApi {
@@ -91,7 +95,8 @@ async function ensureAccount(issuer: Issuer, log: Logger, sleep: Sleep, signal: 
 }
 
 /**
- * The daemon: watch the catalog, plan, queue, issue, store, notify; sweep every 24 hours. Resolves once `signal`
+ * The daemon: watch the catalog, plan, queue, issue, store, notify; renew on each certificate's timer and in a
+ * sweep every `--renew-interval` (24 hours). Resolves once `signal`
  * aborts and every part has stopped (in-flight orders are aborted and their DNS records cleaned up).
  */
 export async function runDaemon(config: Config, log: Logger, signal: AbortSignal, parts: DaemonParts = {}): Promise<void> {
@@ -103,8 +108,18 @@ export async function runDaemon(config: Config, log: Logger, signal: AbortSignal
   const dns = parts.dns ?? createDnsProvider(config, log.child({ component: 'dns' }));
   const issuer = parts.issuer ?? issuerFromConfig(config, store, dns, log, sleep);
 
+  await mkdir(config.certDir, { recursive: true, mode: 0o700 });
   log.info({ folder: config.certDir, consul: config.consul.address, directory: config.directoryUrl, dns: dns.name }, 'whisper-ts starting');
   await ensureAccount(issuer, log, sleep, signal);
+
+  const random = parts.random ?? Math.random;
+  const loaded = await loadState(config.certDir, {
+    now,
+    rebuild: async () => (await store.list((file, err) => log.warn({ file }, errorMessage(err)))).map((c) => ({ names: c.names, notBefore: c.notBefore })),
+  });
+  if (loaded.problem) log.warn({ code: 'STORE_CORRUPT' }, loaded.problem);
+  const state = new StateKeeper(config.certDir, loaded.state, log.child({ component: 'state' }));
+  const budget = new RateBudget({ limits: config.rateLimits, account: config.directoryUrl, events: loaded.state.budget });
 
   const notifier = createNotifier({ api: consul, key: config.notifyKey, timers, log: log.child({ component: 'notify' }) });
   const queue = new IssuanceQueue({
@@ -114,12 +129,34 @@ export async function runDaemon(config: Config, log: Logger, signal: AbortSignal
     log: log.child({ component: 'queue' }),
     run: (cert, ctx) => reconciler.ensure(cert, ctx.signal),
   });
+  const renewal = new RenewalManager({
+    state,
+    renewalInfoUrl: async () => {
+      const dir = (await issuer.directory?.()) ?? {};
+      return typeof dir.renewalInfo === 'string' ? dir.renewalInfo : undefined;
+    },
+    fetch: createCaFetch(config.caBundle),
+    enqueue: (id, reason) => {
+      const cert = reconciler.find(id);
+      if (cert) queue.enqueue(cert, reason);
+    },
+    ...(config.renewBefore ? { renewBefore: config.renewBefore } : {}),
+    horizonMs: config.renewIntervalMs,
+    timers,
+    now,
+    random,
+    log: log.child({ component: 'renewal' }),
+  });
   const reconciler: Reconciler = new Reconciler({
     store,
     issuer,
+    renewal,
+    budget,
+    state,
     log,
     now,
     allowDomains: config.allowDomains,
+    ...(config.profile ? { profile: config.profile } : {}),
     enqueue: (cert, reason) => queue.enqueue(cert, reason),
     forget: (id) => queue.remove(id),
     notify: (files) => notifier.changed(files),
@@ -142,7 +179,7 @@ export async function runDaemon(config: Config, log: Logger, signal: AbortSignal
       log.info({ certificates: reconciler.wanted.length }, 'renewal sweep');
       reconciler.sweep();
       scheduleSweep();
-    }, SWEEP_INTERVAL_MS);
+    }, config.renewIntervalMs);
   };
   scheduleSweep();
 
@@ -150,7 +187,10 @@ export async function runDaemon(config: Config, log: Logger, signal: AbortSignal
     await watcher.run(signal);
   } finally {
     timers.clearTimeout(sweepTimer);
+    renewal.stop();
     await queue.stop();
+    await state.flush();
+    consul.close?.();
     await notifier.close();
     await dns.close?.();
     log.info('whisper-ts stopped');

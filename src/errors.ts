@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'ACME_ACCOUNT'
   | 'ACME_ORDER'
   | 'ACME_RATE_LIMITED'
+  | 'RATE_LIMIT_DEFERRED'
   | 'ACME_BAD_RESPONSE'
   | 'DNS_ZONE_NOT_FOUND'
   | 'DNS_PROVIDER'

@@ -57,5 +57,9 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'concurrency', flags: '--concurrency <n>', env: ['WHISPER_CONCURRENCY'], default: '4', help: 'orders in flight at once' },
   { key: 'format', flags: '--format <name>', env: ['WHISPER_FORMATS'], list: true, default: 'haproxy', help: 'output formats: haproxy, certbot, pkcs12 (repeatable)' },
   { key: 'formatsDir', flags: '--formats-dir <dir>', env: ['WHISPER_FORMATS_DIR'], help: 'folder of the certbot and pkcs12 outputs (default: <folder>/formats; HAProxy loads every file of its folder)' },
+  { key: 'renewBefore', flags: '--renew-before <days|percent>', env: ['WHISPER_RENEW_BEFORE'], help: 'without ARI, renew this many days (30d) or this share of the lifetime (33%) before expiry (default: a third of the lifetime)' },
+  { key: 'renewInterval', flags: '--renew-interval <hours>', env: ['WHISPER_RENEW_INTERVAL'], default: '24', help: 'hours between renewal sweeps (each certificate also has its own timer)' },
+  { key: 'profile', flags: '--profile <name>', env: ['WHISPER_ACME_PROFILE'], help: 'ACME profile for new orders when the CA offers it (Let\'s Encrypt: classic, tlsserver, shortlived)' },
+  { key: 'rateLimits', flags: '--rate-limits <spec>', env: ['WHISPER_RATE_LIMITS'], default: 'letsencrypt', help: 'the CA\'s limits to stay under: letsencrypt, none, or e.g. registeredDomain=50/7d,exactSet=5/7d,newOrders=300/3h,authzFailures=5/1h' },
   { key: 'consulWait', flags: '--consul-wait <duration>', env: ['WHISPER_CONSUL_WAIT'], default: '5m', help: 'longest wait of one Consul blocking query' },
 ];

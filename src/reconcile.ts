@@ -1,15 +1,22 @@
 import type { Logger } from './log.js';
-import { isWhisperError, errorMessage } from './errors.js';
+import { WhisperError, isWhisperError, errorMessage } from './errors.js';
 import { planCertificates, diffPlans, type Plan } from './plan/planner.js';
 import type { ServiceTags, WantedCert } from './plan/types.js';
 import type { CertStore, StoredCert } from './store/types.js';
 import type { Issuer } from './acme/types.js';
+import { hasProblemType } from './acme/problems.js';
 import { renewalDue, sameNames } from './renewal/rule.js';
+import type { RenewalManager } from './renewal/manager.js';
+import type { RateBudget } from './limits/budget.js';
+import type { StateKeeper } from './state/keeper.js';
 
 /** What the reconciler needs: the parts at the edges. */
 export interface ReconcilerDeps {
   readonly store: CertStore;
   readonly issuer: Issuer;
+  readonly renewal: RenewalManager;
+  readonly budget: RateBudget;
+  readonly state: StateKeeper;
   /** Enqueue work; the queue de-duplicates by id. */
   readonly enqueue: (cert: WantedCert, reason: string) => void;
   /** A certificate is no longer wanted. */
@@ -18,11 +25,13 @@ export interface ReconcilerDeps {
   readonly notify: (files: readonly string[]) => void;
   readonly log: Logger;
   readonly allowDomains: readonly string[];
+  /** ACME profile for new orders, when the CA offers it. */
+  readonly profile?: string;
   /** @default Date.now */
   readonly now?: () => number;
 }
 
-/** Why a certificate needs an order, or `undefined` when the stored one is fine. */
+/** Why a certificate needs an order by the lifetime rule alone, or `undefined` (the dry run's view: no ARI). */
 export function orderReason(stored: StoredCert | undefined, cert: WantedCert, now: number): string | undefined {
   if (!stored) return 'missing';
   if (!sameNames(stored.names, cert.names)) return 'names changed';
@@ -32,8 +41,8 @@ export function orderReason(stored: StoredCert | undefined, cert: WantedCert, no
 }
 
 /**
- * Turns catalog snapshots into queued jobs, and runs one job: order the certificate if the folder lacks a valid one
- * for the same names, then store it and notify. The daemon and the tests share it.
+ * Turns catalog snapshots into queued jobs, and runs one job: decide (missing, names changed, ARI window or
+ * lifetime rule), consult the rate-limit budget, order, store, notify. The daemon and the tests share it.
  */
 export class Reconciler {
   private plan: Plan = { certs: [], problems: [] };
@@ -46,6 +55,11 @@ export class Reconciler {
   /** The certificates currently wanted. */
   get wanted(): readonly WantedCert[] {
     return this.plan.certs;
+  }
+
+  /** The wanted certificate with this id. */
+  find(id: string): WantedCert | undefined {
+    return this.plan.certs.find((c) => c.id === id);
   }
 
   /**
@@ -63,6 +77,7 @@ export class Reconciler {
     this.plan = next;
     for (const cert of diff.removed) {
       this.deps.log.info({ cert: cert.id }, 'certificate no longer wanted; its file is kept');
+      this.deps.renewal.forget(cert.id);
       this.deps.forget(cert.id);
     }
     for (const cert of diff.added) this.deps.enqueue(cert, first ? 'start' : 'added');
@@ -74,9 +89,24 @@ export class Reconciler {
     for (const cert of this.plan.certs) this.deps.enqueue(cert, 'sweep');
   }
 
-  /** One job: make sure the folder holds a valid certificate for `cert`. */
+  /** One job: make sure the folder holds a valid certificate for `cert`, renewed on time. */
   async ensure(cert: WantedCert, signal: AbortSignal): Promise<void> {
     const log = this.deps.log.child({ cert: cert.id });
+    try {
+      await this.ensureInner(cert, signal, log);
+      this.deps.state.setCert(cert.id, (old) => ({ ...old, lastError: undefined, deferredUntil: undefined }));
+    } catch (err) {
+      if (!isWhisperError(err, 'ABORTED')) {
+        const at = new Date(this.now());
+        const code = isWhisperError(err) ? err.code : 'INTERNAL';
+        const retryAfter = isWhisperError(err) ? err.retryAfter : undefined;
+        this.deps.state.setCert(cert.id, (old) => ({ ...old, lastError: { at, code, message: errorMessage(err) }, deferredUntil: retryAfter }));
+      }
+      throw err;
+    }
+  }
+
+  private async ensureInner(cert: WantedCert, signal: AbortSignal, log: Logger): Promise<void> {
     let stored: StoredCert | undefined;
     try {
       stored = await this.deps.store.read(cert.id);
@@ -84,19 +114,57 @@ export class Reconciler {
       if (!isWhisperError(err, 'STORE_CORRUPT')) throw err;
       log.warn({ code: err.code }, `${errorMessage(err)}; it will be replaced`);
     }
-    const reason = orderReason(stored, cert, this.now());
-    if (!reason) {
-      log.debug({ notAfter: stored?.notAfter.toISOString() }, 'certificate present and valid; nothing to order');
+    const decision = await this.deps.renewal.decide(cert, stored, signal);
+    if (!decision.order) {
+      log.debug({ notAfter: stored?.notAfter.toISOString(), nextRenewal: decision.nextAt.toISOString(), ari: decision.ari }, 'certificate present and valid; nothing to order');
       return;
     }
+    const order = { names: cert.names, replaces: decision.replaces !== undefined, renewal: decision.renewal };
+    const verdict = this.deps.budget.check(order, this.now());
+    if (!verdict.ok) {
+      throw new WhisperError(
+        'RATE_LIMIT_DEFERRED',
+        `order for ${cert.id} deferred until ${verdict.until.toISOString()}: the ${verdict.bucket} budget (${verdict.key}) is spent`,
+        { retryable: true, retryAfter: verdict.until },
+      );
+    }
     const started = this.now();
-    log.info({ names: cert.names, reason }, 'ordering certificate');
-    const bundle = await this.deps.issuer.issue(cert, { signal });
+    log.info({ names: cert.names, reason: decision.reason, replaces: decision.replaces }, 'ordering certificate');
+    const bundle = await this.order(cert, decision.replaces, signal, log);
     const written = await this.deps.store.write(cert.id, bundle);
+    this.deps.renewal.renewed(cert.id);
     log.info(
       { names: written.names, notAfter: written.notAfter.toISOString(), serial: written.serial, durationMs: this.now() - started },
       'certificate issued',
     );
     this.deps.notify([`${cert.id}.pem`]);
+    // Decide the next renewal of the new certificate now, so `status` shows it and its timer runs.
+    await this.deps.renewal.decide(cert, written, signal).catch(() => undefined);
+  }
+
+  private async order(cert: WantedCert, replaces: string | undefined, signal: AbortSignal, log: Logger) {
+    const budgetOrder = { names: cert.names, replaces: replaces !== undefined, renewal: replaces !== undefined };
+    const opts = { signal, ...(this.deps.profile ? { profile: this.deps.profile } : {}) };
+    try {
+      const bundle = await this.deps.issuer.issue(cert, { ...opts, ...(replaces ? { replaces } : {}) });
+      this.deps.budget.recordOrder(budgetOrder, this.now());
+      return bundle;
+    } catch (err) {
+      if (replaces && hasProblemType(err, 'alreadyReplaced')) {
+        // Another order already replaced it (a previous run crashed after ordering): order without `replaces`.
+        log.warn('the CA says this certificate was already replaced; ordering without `replaces`');
+        const bundle = await this.deps.issuer.issue(cert, opts);
+        this.deps.budget.recordOrder({ names: cert.names, renewal: true }, this.now());
+        return bundle;
+      }
+      if (isWhisperError(err, 'ACME_RATE_LIMITED')) {
+        this.deps.budget.recordRateLimited(budgetOrder, err.retryAfter ?? new Date(this.now() + 3_600_000), this.now());
+      } else if (isWhisperError(err, 'ACME_ORDER') && /authorization|challenge/i.test(err.message)) {
+        for (const name of cert.names) this.deps.budget.recordAuthzFailure(name, this.now());
+      }
+      throw err;
+    } finally {
+      this.deps.state.setBudget(this.deps.budget.events(this.now()));
+    }
   }
 }

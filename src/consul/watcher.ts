@@ -3,7 +3,7 @@ import { silentLogger, type Logger } from '../log.js';
 import { abortableSleep, backoffDelay, type BackoffOptions, type Sleep } from '../time.js';
 import type { ConsulApi } from './api.js';
 import { diffServices, normalizeServices, type ServiceTags } from './diff.js';
-import { DEFAULT_CONSUL_WAIT } from './duration.js';
+import { DEFAULT_CONSUL_WAIT, parseConsulDuration } from './duration.js';
 
 /** One change of the catalog, as {@link CatalogWatcher} reports it. */
 export interface CatalogChange {
@@ -65,10 +65,13 @@ export class CatalogWatcher {
   #lastSuccess: number | undefined;
   #requests = 0;
 
+  /** @throws WhisperError `CONFIG_INVALID` when `wait` is not a Consul duration. */
   constructor(options: CatalogWatcherOptions) {
     this.#api = options.api;
     this.#onChange = options.onChange;
     this.#wait = options.wait ?? DEFAULT_CONSUL_WAIT;
+    // A bad wait is a configuration error: fail now, not in every query of the loop.
+    parseConsulDuration(this.#wait);
     this.#sleep = options.sleep ?? abortableSleep;
     this.#backoff = {
       baseMs: 250,

@@ -5,6 +5,10 @@ import { WhisperError } from '../../../src/errors.js';
 import type { WantedCert } from '../../../src/plan/types.js';
 import type { CertBundle, CertStore, StoredCert } from '../../../src/store/types.js';
 import type { Issuer } from '../../../src/acme/types.js';
+import { RenewalManager } from '../../../src/renewal/manager.js';
+import { RateBudget } from '../../../src/limits/budget.js';
+import { StateKeeper } from '../../../src/state/keeper.js';
+import { emptyState } from '../../../src/state/types.js';
 
 const DAY = 86_400_000;
 const NOW = Date.UTC(2026, 10, 23);
@@ -36,13 +40,20 @@ function fakes(files: Record<string, StoredCert | Error> = {}) {
       return { key: 'k', cert: 'c', chain: '' };
     },
   } satisfies Issuer;
+  const state = new StateKeeper('/certs', emptyState(), silentLogger(), async () => undefined);
+  const renewal = new RenewalManager({
+    state, renewalInfoUrl: async () => undefined, fetch: async () => { throw new Error('no ARI here'); },
+    enqueue: () => undefined, timers: { setTimeout: () => 0, clearTimeout: () => undefined },
+    now: () => NOW, random: () => 0.5, log: silentLogger(),
+  });
+  const budget = new RateBudget();
   const r = new Reconciler({
-    store, issuer, log: silentLogger(), allowDomains: [], now: () => NOW,
+    store, issuer, renewal, budget, state, log: silentLogger(), allowDomains: [], now: () => NOW,
     enqueue: (c, reason) => enqueued.push([c.id, reason]),
     forget: (id) => forgotten.push(id),
     notify: (f) => notified.push([...f]),
   });
-  return { r, enqueued, forgotten, notified, issued };
+  return { r, enqueued, forgotten, notified, issued, state, budget };
 }
 
 const svc = (name: string, tags: string[]) => ({ name, tags });
@@ -93,9 +104,31 @@ describe('Reconciler.ensure', () => {
     }
   });
 
-  it('lets other store errors through (the queue retries them)', async () => {
-    const { r } = fakes({ 'web.example.com': new WhisperError('STORE_READ', 'permission denied') });
+  it('lets other store errors through (the queue retries them) and records the last error', async () => {
+    const { r, state } = fakes({ 'web.example.com': new WhisperError('STORE_READ', 'permission denied') });
     await expect(r.ensure(cert, new AbortController().signal)).rejects.toThrow(/permission denied/);
+    expect(state.cert('web.example.com').lastError).toMatchObject({ code: 'STORE_READ', message: 'permission denied' });
+  });
+
+  it('defers an order the budget cannot pay for, until the bucket refills', async () => {
+    const { r, issued, budget } = fakes();
+    for (let i = 0; i < 5; i++) budget.recordOrder({ names: ['web.example.com'] }, NOW - i * 1000);
+    const err = await r.ensure(cert, new AbortController().signal).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'RATE_LIMIT_DEFERRED', retryable: true });
+    expect((err as WhisperError).retryAfter!.getTime()).toBeGreaterThan(NOW);
+    expect(issued).toEqual([]);
+  });
+
+  it('records a CA 429 in the budget so the next check waits for Retry-After', async () => {
+    const { r, budget } = fakes();
+    const retryAfter = new Date(NOW + 3_600_000);
+    (r as unknown as { deps: { issuer: Issuer } }).deps.issuer.issue = async () => {
+      throw new WhisperError('ACME_RATE_LIMITED', 'too many', { retryable: true, retryAfter });
+    };
+    await expect(r.ensure(cert, new AbortController().signal)).rejects.toMatchObject({ code: 'ACME_RATE_LIMITED' });
+    const verdict = budget.check({ names: cert.names }, NOW + 1000);
+    expect(verdict.ok).toBe(false);
+    expect(verdict.ok === false && verdict.until.getTime()).toBe(retryAfter.getTime());
   });
 });
 

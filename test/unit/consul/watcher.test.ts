@@ -328,6 +328,13 @@ describe('CatalogWatcher: lifecycle', () => {
     expect(watcher.requests).toBe(0);
   });
 
+  it('rejects a wait that is not a Consul duration at construction', () => {
+    const { api } = scriptedApi([]);
+    expect(() => new CatalogWatcher({ api, wait: 'forever', onChange: () => undefined })).toThrow(
+      expect.objectContaining({ code: 'CONFIG_INVALID' }),
+    );
+  });
+
   it('refuses a second concurrent run', async () => {
     const { api, drained } = scriptedApi([]);
     const watcher = new CatalogWatcher({ api, onChange: () => undefined });
