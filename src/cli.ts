@@ -7,6 +7,7 @@ import { WhisperError, errorMessage, isWhisperError } from './errors.js';
 import { runDaemon, consulFromConfig, storeFromConfig, type DaemonParts } from './daemon.js';
 import { dryRun, formatDryRun } from './dryrun.js';
 import { limitsCommand, statusCommand } from './commands.js';
+import { VERSION } from './version.js';
 
 /** Exit codes. */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
@@ -27,7 +28,9 @@ export interface MainIo {
 
 function program(io: Required<Pick<MainIo, 'stdout' | 'stderr'>>): Command {
   const cmd = new Command('whisper-ts')
-    .description('Keeps TLS certificates for every web service registered in Consul (ACME DNS-01), in HAProxy\'s folder.')
+    .description('Keeps TLS certificates for every web service registered in Consul (ACME DNS-01), in HAProxy\'s folder.\n' +
+      'Also: whisper-ts status <folder> [--json], whisper-ts limits <folder> [--json].')
+    .version(VERSION)
     .argument('[path_to_cert_folder]', 'folder of the certificates (HAProxy `crt <dir>`) and the ACME account (.acme)')
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })

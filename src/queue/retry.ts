@@ -9,6 +9,8 @@ export const DEFAULT_RETRY = {
   jitter: 0.2,
 } as const satisfies BackoffOptions;
 
+const RATE_LIMITS: ReadonlySet<ErrorCode> = new Set(['ACME_RATE_LIMITED', 'RATE_LIMIT_DEFERRED']);
+
 /** What to do after a failed attempt. */
 export interface RetryDecision {
   /** The error's code; `INTERNAL` for anything that is not a WhisperError. */
@@ -27,7 +29,8 @@ export interface RetryDecision {
 
 /**
  * Schedules the retry after failed attempt number `attempt` (1-based): exponential backoff; the maximum delay for a
- * WhisperError that is not retryable (the operator may fix DNS or config meanwhile); never before its `retryAfter`.
+ * WhisperError that is not retryable (the operator may fix DNS or config meanwhile); never before its `retryAfter`,
+ * and exactly at it for a rate limit (the CA's 429, or our own budget).
  * Errors that are not WhisperErrors get the normal backoff: they are usually transient library or network errors.
  */
 export function decideRetry(err: unknown, attempt: number, now: number, retry: BackoffOptions = {}): RetryDecision {
@@ -37,7 +40,8 @@ export function decideRetry(err: unknown, attempt: number, now: number, retry: B
   let at = now + (retryable ? backoffDelay(attempt, options) : options.maxMs);
   const after = whisper?.retryAfter?.getTime();
   const notBefore = after !== undefined && Number.isFinite(after) ? after : undefined;
-  if (notBefore !== undefined && notBefore > at) at = notBefore;
+  // A rate limit names the moment its slot opens: retry then, not after an unrelated growing backoff.
+  if (notBefore !== undefined && (notBefore > at || RATE_LIMITS.has(whisper!.code))) at = Math.max(notBefore, now);
   const code = whisper?.code ?? 'INTERNAL';
   return { code, message: errorMessage(err), retryable, at, delayMs: at - now, ...(notBefore === undefined ? {} : { notBefore }) };
 }

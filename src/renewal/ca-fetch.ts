@@ -1,6 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { AriFetch, AriResponse } from './ari.js';
+import { USER_AGENT } from '../version.js';
 
 /** Options of {@link createCaFetch}. */
 export interface CaFetchOptions {
@@ -26,7 +27,8 @@ export function createCaFetch(caBundle?: string, options: CaFetchOptions = {}): 
       }
       const request = (isHttps ? https : http).request(target, {
         method: 'GET',
-        headers: init?.headers ?? {},
+        // ACME servers refuse requests without a User-Agent (RFC 8555 section 6.1).
+        headers: { 'user-agent': USER_AGENT, ...init?.headers },
         timeout: timeoutMs,
         ...(init?.signal ? { signal: init.signal } : {}),
         ...(isHttps && agent ? { agent } : {}),

@@ -34,7 +34,7 @@ describe('decideRetry', () => {
   it('never retries before retryAfter, but keeps a later backoff', () => {
     const late = new WhisperError('ACME_RATE_LIMITED', 'rate limited', { retryable: true, retryAfter: new Date(T0 + 7_200_000) });
     expect(decideRetry(late, 1, T0, { random: () => 0.5 })).toMatchObject({ at: T0 + 7_200_000, notBefore: T0 + 7_200_000 });
-    const soon = new WhisperError('ACME_RATE_LIMITED', 'rate limited', { retryable: true, retryAfter: new Date(T0 + 5_000) });
+    const soon = new WhisperError('ACME_ORDER', 'service unavailable', { retryable: true, retryAfter: new Date(T0 + 5_000) });
     expect(decideRetry(soon, 1, T0, { random: () => 0.5 }).delayMs).toBe(30_000);
   });
 
@@ -167,5 +167,20 @@ describe('IssuanceQueue retries', () => {
     expect(calls).toHaveLength(1);
     await clock.advance(30 * 86_400_000 - 2_147_483_647);
     expect(calls).toHaveLength(2);
+  });
+});
+
+describe('decideRetry for rate limits', () => {
+  it('retries a rate-limited order exactly when the CA says, not after the backoff', async () => {
+    const { decideRetry } = await import('../../../src/queue/retry.js');
+    const { WhisperError } = await import('../../../src/errors.js');
+    const now = 1_000_000;
+    for (const code of ['ACME_RATE_LIMITED', 'RATE_LIMIT_DEFERRED'] as const) {
+      const d = decideRetry(new WhisperError(code, 'slow down', { retryable: true, retryAfter: new Date(now + 3000) }), 1, now);
+      expect(d.at).toBe(now + 3000);
+    }
+    // Other errors keep the backoff as a floor.
+    const other = decideRetry(new WhisperError('ACME_ORDER', '503', { retryable: true, retryAfter: new Date(now + 3000) }), 1, now, { random: () => 0.5 });
+    expect(other.at).toBe(now + 30_000);
   });
 });
