@@ -94,6 +94,16 @@ async function ensureAccount(issuer: Issuer, log: Logger, sleep: Sleep, signal: 
   }
 }
 
+/** `--profile`, when the CA's directory lists it; otherwise a warning and orders without a profile. */
+async function offeredProfile(config: Config, issuer: Issuer, log: Logger): Promise<string | undefined> {
+  if (!config.profile) return undefined;
+  const dir = await issuer.directory?.().catch(() => undefined);
+  const meta = dir?.meta as { profiles?: Record<string, unknown> } | undefined;
+  if (meta?.profiles && config.profile in meta.profiles) return config.profile;
+  log.warn({ profile: config.profile, offered: Object.keys(meta?.profiles ?? {}) }, 'the CA does not offer this ACME profile; ordering without one');
+  return undefined;
+}
+
 /**
  * The daemon: watch the catalog, plan, queue, issue, store, notify; renew on each certificate's timer and in a
  * sweep every `--renew-interval` (24 hours). Resolves once `signal`
@@ -113,6 +123,7 @@ export async function runDaemon(config: Config, log: Logger, signal: AbortSignal
   await ensureAccount(issuer, log, sleep, signal);
 
   const random = parts.random ?? Math.random;
+  const profile = await offeredProfile(config, issuer, log);
   const loaded = await loadState(config.certDir, {
     now,
     rebuild: async () => (await store.list((file, err) => log.warn({ file }, errorMessage(err)))).map((c) => ({ names: c.names, notBefore: c.notBefore })),
@@ -156,7 +167,7 @@ export async function runDaemon(config: Config, log: Logger, signal: AbortSignal
     log,
     now,
     allowDomains: config.allowDomains,
-    ...(config.profile ? { profile: config.profile } : {}),
+    ...(profile ? { profile } : {}),
     enqueue: (cert, reason) => queue.enqueue(cert, reason),
     forget: (id) => queue.remove(id),
     notify: (files) => notifier.changed(files),
