@@ -1,16 +1,8 @@
 import type { BucketSnapshot } from '../limits/budget.js';
 import { formatTable, formatTime } from './table.js';
 
-/** One line of `limits`. */
-export interface LimitsRow {
-  readonly bucket: string;
-  readonly key: string;
-  readonly remaining: number;
-  readonly capacity: number;
-  /** When the next token arrives; absent when the bucket is full. */
-  readonly nextTokenAt?: Date;
-  readonly fullAt?: Date;
-}
+/** One line of `limits`: a bucket as the budget sees it now. */
+export type LimitsRow = BucketSnapshot;
 
 /** The rows of `limits`: the tightest buckets first (fewest tokens left, then by bucket and key). */
 export function limitsRows(snapshot: readonly BucketSnapshot[]): LimitsRow[] {
