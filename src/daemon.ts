@@ -5,6 +5,7 @@ import { WhisperError, errorMessage, isWhisperError } from './errors.js';
 import { createFolderStore } from './store/folder.js';
 import type { CertStore } from './store/types.js';
 import { createAcmeIssuer } from './acme/issuer.js';
+import { cleanOrphanChallenges, createChallengeJournal, type ChallengeJournal } from './acme/journal.js';
 import type { Issuer } from './acme/types.js';
 import { createDnsProvider } from './dns/factory.js';
 import type { DnsProvider } from './dns/provider.js';
@@ -51,12 +52,13 @@ export function storeFromConfig(config: Config, log: Logger): CertStore {
   return createFolderStore(config.certDir, { formats: config.formats, formatsDir: config.formatsDir, log });
 }
 
-function issuerFromConfig(config: Config, store: CertStore, dns: DnsProvider, log: Logger, sleep: Sleep): Issuer {
+function issuerFromConfig(config: Config, store: CertStore, dns: DnsProvider, journal: ChallengeJournal, log: Logger, sleep: Sleep): Issuer {
   const lookup = createCnameLookup(config.dnsResolvers.length > 0 ? { servers: config.dnsResolvers } : {});
   return createAcmeIssuer({
     directoryUrl: config.directoryUrl,
     store,
     dns,
+    journal,
     keyType: config.keyType,
     log,
     sleep,
@@ -116,10 +118,13 @@ export async function runDaemon(config: Config, log: Logger, signal: AbortSignal
   const consul = parts.consul ?? consulFromConfig(config);
   const store = parts.store ?? storeFromConfig(config, log.child({ component: 'store' }));
   const dns = parts.dns ?? createDnsProvider(config, log.child({ component: 'dns' }));
-  const issuer = parts.issuer ?? issuerFromConfig(config, store, dns, log, sleep);
+  const journal = createChallengeJournal(config.certDir, { log });
+  const issuer = parts.issuer ?? issuerFromConfig(config, store, dns, journal, log, sleep);
 
   await mkdir(config.certDir, { recursive: true, mode: 0o700 });
   log.info({ folder: config.certDir, consul: config.consul.address, directory: config.directoryUrl, dns: dns.name }, 'whisper-ts starting');
+  // Before any new order: the challenge records a killed run left behind.
+  await cleanOrphanChallenges(journal, dns, log.child({ component: 'acme' }), signal);
   await ensureAccount(issuer, log, sleep, signal);
 
   const random = parts.random ?? Math.random;
@@ -135,6 +140,7 @@ export async function runDaemon(config: Config, log: Logger, signal: AbortSignal
   const notifier = createNotifier({ api: consul, key: config.notifyKey, timers, log: log.child({ component: 'notify' }) });
   const queue = new IssuanceQueue({
     concurrency: config.concurrency,
+    ...(config.retryBaseMs ? { retry: { baseMs: config.retryBaseMs } } : {}),
     timers,
     now,
     log: log.child({ component: 'queue' }),

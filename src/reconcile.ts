@@ -2,7 +2,8 @@ import type { Logger } from './log.js';
 import { WhisperError, isWhisperError, errorMessage } from './errors.js';
 import { planCertificates, diffPlans, type Plan } from './plan/planner.js';
 import type { ServiceTags, WantedCert } from './plan/types.js';
-import type { CertStore, StoredCert } from './store/types.js';
+import { X509Certificate } from 'node:crypto';
+import type { CertBundle, CertStore, StoredCert } from './store/types.js';
 import type { Issuer } from './acme/types.js';
 import { hasProblemType } from './acme/problems.js';
 import { renewalDue, sameNames } from './renewal/rule.js';
@@ -46,6 +47,8 @@ export function orderReason(stored: StoredCert | undefined, cert: WantedCert, no
  */
 export class Reconciler {
   private plan: Plan = { certs: [], problems: [] };
+  /** Certificates issued but not yet stored (a full or read-only disk): written on the retry, not ordered again. */
+  private readonly unsaved = new Map<string, { names: readonly string[]; bundle: CertBundle; notAfter: number }>();
   private readonly now: () => number;
 
   constructor(private readonly deps: ReconcilerDeps) {
@@ -79,6 +82,7 @@ export class Reconciler {
       this.deps.log.info({ cert: cert.id }, 'certificate no longer wanted; its file is kept');
       this.deps.renewal.forget(cert.id);
       this.deps.forget(cert.id);
+      this.unsaved.delete(cert.id);
     }
     for (const cert of diff.added) this.deps.enqueue(cert, first ? 'start' : 'added');
     for (const cert of diff.changed) this.deps.enqueue(cert, 'names changed');
@@ -129,9 +133,19 @@ export class Reconciler {
       );
     }
     const started = this.now();
-    log.info({ names: cert.names, reason: decision.reason, replaces: decision.replaces }, 'ordering certificate');
-    const bundle = await this.order(cert, decision.replaces, signal, log);
+    const kept = this.unsaved.get(cert.id);
+    let bundle: CertBundle;
+    if (kept && sameNames(kept.names, cert.names) && kept.notAfter > this.now()) {
+      log.info({ names: cert.names }, 'writing the certificate issued earlier that could not be stored');
+      bundle = kept.bundle;
+    } else {
+      log.info({ names: cert.names, reason: decision.reason, replaces: decision.replaces }, 'ordering certificate');
+      bundle = await this.order(cert, decision.replaces, signal, log);
+      const notAfter = expiry(bundle.cert);
+      if (notAfter !== undefined) this.unsaved.set(cert.id, { names: cert.names, bundle, notAfter });
+    }
     const written = await this.deps.store.write(cert.id, bundle);
+    this.unsaved.delete(cert.id);
     this.deps.renewal.renewed(cert.id);
     log.info(
       { names: written.names, notAfter: written.notAfter.toISOString(), serial: written.serial, durationMs: this.now() - started },
@@ -166,5 +180,14 @@ export class Reconciler {
     } finally {
       this.deps.state.setBudget(this.deps.budget.events(this.now()));
     }
+  }
+}
+
+/** The certificate's notAfter (ms), or `undefined` if it does not parse (the store will refuse it anyway). */
+function expiry(pem: string): number | undefined {
+  try {
+    return new Date(new X509Certificate(pem).validTo).getTime();
+  } catch {
+    return undefined;
   }
 }

@@ -3,6 +3,7 @@ import { isWhisperError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { WantedCert } from '../plan/types.js';
 import type { CertBundle, CertStore } from '../store/types.js';
+import type { ChallengeJournal } from './journal.js';
 import { loadOrRegisterAccount, type AcmeAccount } from './account.js';
 import type { KeyType } from './keys.js';
 import { runOrder, type OrderContext } from './order.js';
@@ -46,6 +47,11 @@ export interface AcmeIssuerOptions {
   requestTimeoutMs?: number;
   /** Timeout of removing the TXT records (it runs even after an abort). @default 120000 */
   cleanupTimeoutMs?: number;
+  /**
+   * Remembers published challenge records until they are removed, so that a killed run's records
+   * can be cleaned up at the next start (see `cleanOrphanChallenges`). @default none
+   */
+  journal?: ChallengeJournal;
   /** Makes ACME clients. @default acme-client, hooked for error mapping (tests pass a fake) */
   clients?: AcmeClientFactory;
 }
@@ -107,6 +113,7 @@ export function createAcmeIssuer(options: AcmeIssuerOptions): Issuer {
       pollMaxIntervalMs: options.pollMaxIntervalMs ?? 10_000,
       pollTimeoutMs: options.pollTimeoutMs ?? 300_000,
       cleanupTimeoutMs: options.cleanupTimeoutMs ?? 120_000,
+      ...(options.journal === undefined ? {} : { journal: options.journal }),
     };
   }
 

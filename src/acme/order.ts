@@ -6,6 +6,7 @@ import type { Logger } from '../log.js';
 import type { WantedCert } from '../plan/types.js';
 import { dnsNames } from '../store/pem.js';
 import type { CertBundle } from '../store/types.js';
+import type { ChallengeJournal } from './journal.js';
 import { createCsr, generateKey, type KeyType } from './keys.js';
 import { pollUntil, type Sleep } from './poll.js';
 import { asProblem, describeProblem, isRetryableProblem } from './problems.js';
@@ -30,6 +31,8 @@ export interface OrderContext {
   readonly pollMaxIntervalMs: number;
   readonly pollTimeoutMs: number;
   readonly cleanupTimeoutMs: number;
+  /** Remembers the published records until they are removed (crash safety). @default none */
+  readonly journal?: ChallengeJournal;
 }
 
 /**
@@ -97,6 +100,9 @@ export async function runOrder(ctx: OrderContext, cert: WantedCert, opts: IssueO
     }
 
     if (records.length > 0) {
+      // Journaled before publishing: a run killed from here on leaves records the next start removes.
+      const { journal } = ctx;
+      if (journal) await step('journal.add', () => journal.add(records), 'STORE_WRITE');
       presenting = true;
       await step(`dns.present(${records.length} records)`, () => ctx.dns.present(records, signal), 'DNS_PROVIDER');
       await step('propagate', () => ctx.propagate(records, signal), 'DNS_PROPAGATION_TIMEOUT');
@@ -202,7 +208,14 @@ async function cleanUpRecords(ctx: OrderContext, certId: string, records: readon
     // Not the order's signal: an aborted order must still remove its records. A timeout instead.
     await ctx.dns.cleanUp(records, AbortSignal.timeout(ctx.cleanupTimeoutMs));
   } catch (err) {
+    // They stay in the journal: the next start removes them.
     ctx.log.warn({ certId, provider: ctx.dns.name, err: (err as Error)?.message }, 'could not remove ACME challenge TXT records');
+    return;
+  }
+  try {
+    await ctx.journal?.remove(records);
+  } catch (err) {
+    ctx.log.warn({ certId, err: (err as Error)?.message }, 'could not update the challenge journal');
   }
 }
 

@@ -142,3 +142,28 @@ describe('orderReason', () => {
     expect(orderReason(stored('a.test', ['a.test'], NOW - 59 * DAY, NOW + 31 * DAY), cert, NOW)).toBeUndefined();
   });
 });
+
+describe('Reconciler: a certificate issued but not stored', () => {
+  it('is written on the retry instead of being ordered again', async () => {
+    const { makeBundle } = await import('../store/x509-fixture.js');
+    const fixture = makeBundle(['web.example.com'], { notAfter: new Date(NOW + 30 * DAY) });
+    const t = fakes();
+    let writes = 0;
+    const deps = (t.r as unknown as { deps: { issuer: Issuer; store: CertStore } }).deps;
+    deps.issuer.issue = async (c: WantedCert) => {
+      t.issued.push(c.id);
+      return { key: fixture.key, cert: fixture.cert, chain: fixture.chain };
+    };
+    deps.store.write = async (id: string) => {
+      writes++;
+      if (writes === 1) throw new WhisperError('STORE_WRITE', `cannot write /certs/${id}.pem: ENOSPC`, { retryable: true });
+      return stored(id, ['web.example.com'], NOW, NOW + 30 * DAY);
+    };
+    const cert: WantedCert = { id: 'web.example.com', kind: 'single', zone: 'example.com', names: ['web.example.com'], services: ['web'] };
+    await expect(t.r.ensure(cert, new AbortController().signal)).rejects.toThrow(/ENOSPC/);
+    await t.r.ensure(cert, new AbortController().signal);
+    expect(t.issued).toEqual(['web.example.com']);
+    expect(writes).toBe(2);
+    expect(t.notified).toEqual([['web.example.com.pem']]);
+  });
+});

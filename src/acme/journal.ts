@@ -1,0 +1,148 @@
+import { promises as fsp } from 'node:fs';
+import path from 'node:path';
+import type { DnsProvider, TxtRecord } from '../dns/provider.js';
+import { WhisperError, errorMessage } from '../errors.js';
+import { silentLogger, type Logger } from '../log.js';
+import { writeFileAtomic } from '../store/atomic.js';
+
+/** Name of the challenge journal in the certificate folder. */
+export const JOURNAL_FILE = '.whisper-challenges.json';
+
+const VERSION = 1;
+
+/**
+ * The challenge TXT records published and not yet removed, kept on disk so that the records of a
+ * killed run can be removed at the next start. Every change is an atomic write (mode 0600: the TXT
+ * values are secrets until validated); changes from concurrent orders are applied one at a time.
+ */
+export interface ChallengeJournal {
+  /** The file. */
+  readonly file: string;
+  /** Remember `records` (before they are published). */
+  add(records: readonly TxtRecord[]): Promise<void>;
+  /** Forget `records` (after they were removed). Unknown records are ignored. */
+  remove(records: readonly TxtRecord[]): Promise<void>;
+  /** Every record remembered, the ones of earlier runs included. */
+  pending(): Promise<TxtRecord[]>;
+}
+
+/** Options of {@link createChallengeJournal}. */
+export interface ChallengeJournalOptions {
+  /** @default silent */
+  log?: Logger;
+}
+
+/** The journal `.whisper-challenges.json` in `dir`. Nothing is read before the first call. */
+export function createChallengeJournal(dir: string, options: ChallengeJournalOptions = {}): ChallengeJournal {
+  const file = path.join(dir, JOURNAL_FILE);
+  const log = options.log ?? silentLogger();
+  let records: TxtRecord[] | undefined;
+  let tail: Promise<unknown> = Promise.resolve();
+
+  // One change at a time: each reads the list the previous one left and writes the whole file.
+  function serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = tail.then(fn, fn);
+    tail = run.catch(() => undefined);
+    return run;
+  }
+
+  async function load(): Promise<TxtRecord[]> {
+    records ??= await readJournal(file, log);
+    return records;
+  }
+
+  async function save(next: TxtRecord[]): Promise<void> {
+    if (next.length === 0) {
+      await fsp.unlink(file).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT') throw new WhisperError('STORE_WRITE', `cannot remove ${file}: ${err.message}`, { cause: err });
+      });
+    } else {
+      await writeFileAtomic(file, `${JSON.stringify({ version: VERSION, records: next }, null, 2)}\n`, { mode: 0o600 });
+    }
+    records = next;
+  }
+
+  return {
+    file,
+    add: (added) =>
+      serial(async () => {
+        const current = await load();
+        const fresh = added.filter((r) => !current.some((c) => same(c, r)));
+        if (fresh.length > 0) await save([...current, ...fresh.map(({ fqdn, value }) => ({ fqdn, value }))]);
+      }),
+    remove: (removed) =>
+      serial(async () => {
+        const current = await load();
+        const next = current.filter((c) => !removed.some((r) => same(c, r)));
+        if (next.length !== current.length) await save(next);
+      }),
+    pending: () => serial(async () => [...(await load())]),
+  } satisfies ChallengeJournal;
+}
+
+/**
+ * Removes the challenge records a killed run left behind (those still in the journal) and forgets
+ * them. Resolves with how many there were. Never throws: a failure is logged and the records stay
+ * in the journal for the next start.
+ */
+export async function cleanOrphanChallenges(
+  journal: ChallengeJournal,
+  dns: DnsProvider,
+  log: Logger,
+  signal?: AbortSignal,
+): Promise<number> {
+  let orphans: TxtRecord[] = [];
+  try {
+    orphans = await journal.pending();
+    if (orphans.length === 0) return 0;
+    // Values are secrets until validated: log the names only.
+    log.info({ count: orphans.length, provider: dns.name, records: orphans.map((r) => r.fqdn) }, 'removing challenge TXT records left by an earlier run');
+    await dns.cleanUp(orphans, signal);
+    await journal.remove(orphans);
+    log.info({ count: orphans.length }, 'challenge TXT records of an earlier run removed');
+    return orphans.length;
+  } catch (err) {
+    log.warn({ count: orphans.length, provider: dns.name, err: errorMessage(err) }, 'could not remove challenge TXT records of an earlier run; trying again at the next start');
+    return orphans.length;
+  }
+}
+
+function same(a: TxtRecord, b: TxtRecord): boolean {
+  return a.fqdn === b.fqdn && a.value === b.value;
+}
+
+async function readJournal(file: string, log: Logger): Promise<TxtRecord[]> {
+  let text: string;
+  try {
+    text = await fsp.readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw new WhisperError('STORE_READ', `cannot read ${file}: ${(err as Error).message}`, { cause: err });
+  }
+  const parsed = parseJournal(text);
+  if (parsed === undefined) {
+    // Nothing to clean up from it; the next change overwrites it.
+    log.warn({ file, code: 'STORE_CORRUPT' }, 'the challenge journal does not parse; ignoring it');
+    return [];
+  }
+  return parsed;
+}
+
+function parseJournal(text: string): TxtRecord[] | undefined {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof data !== 'object' || data === null) return undefined;
+  const { version, records } = data as { version?: unknown; records?: unknown };
+  if (version !== VERSION || !Array.isArray(records)) return undefined;
+  const out: TxtRecord[] = [];
+  for (const r of records as unknown[]) {
+    const { fqdn, value } = (r ?? {}) as { fqdn?: unknown; value?: unknown };
+    if (typeof fqdn !== 'string' || typeof value !== 'string') return undefined;
+    out.push({ fqdn, value });
+  }
+  return out;
+}
