@@ -50,6 +50,8 @@ export interface Config {
   readonly formatsDir: string;
   readonly renewBefore?: RenewBefore;
   readonly renewIntervalMs: number;
+  /** First delay before a failed order is retried (`--retry-base`). @default 30000 */
+  readonly retryBaseMs?: number;
   readonly profile?: string;
   readonly rateLimits: RateLimits;
 }
@@ -238,6 +240,7 @@ export function buildConfig(folder: string | undefined, raw: Raw, options: Build
     formatsDir: resolve(certDir, str('formatsDir') ?? 'formats'),
     ...(renewBefore ? { renewBefore } : {}),
     renewIntervalMs: positiveInt('--renew-interval', str('renewInterval')!, 24 * 30) * 3_600_000,
+    retryBaseMs: positiveInt('--retry-base', str('retryBase')!, 3600) * 1000,
     ...(profile ? { profile } : {}),
     rateLimits,
   };

@@ -129,9 +129,11 @@ export async function runDaemon(config: Config, log: Logger, signal: AbortSignal
 
   const random = parts.random ?? Math.random;
   const profile = await offeredProfile(config, issuer, log);
+  // Every start reports the folder's odd files (corrupt, foreign, expired); none is deleted.
+  const found = await store.list((file, err) => log.warn({ file, code: isWhisperError(err) ? err.code : undefined }, errorMessage(err)));
   const loaded = await loadState(config.certDir, {
     now,
-    rebuild: async () => (await store.list((file, err) => log.warn({ file }, errorMessage(err)))).map((c) => ({ names: c.names, notBefore: c.notBefore })),
+    rebuild: () => found.map((c) => ({ names: c.names, notBefore: c.notBefore })),
   });
   if (loaded.problem) log.warn({ code: 'STORE_CORRUPT' }, loaded.problem);
   const state = new StateKeeper(config.certDir, loaded.state, log.child({ component: 'state' }));

@@ -61,5 +61,6 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'renewInterval', flags: '--renew-interval <hours>', env: ['WHISPER_RENEW_INTERVAL'], default: '24', help: 'hours between renewal sweeps (each certificate also has its own timer)' },
   { key: 'profile', flags: '--profile <name>', env: ['WHISPER_ACME_PROFILE'], help: 'ACME profile for new orders when the CA offers it (Let\'s Encrypt: classic, tlsserver, shortlived)' },
   { key: 'rateLimits', flags: '--rate-limits <spec>', env: ['WHISPER_RATE_LIMITS'], default: 'letsencrypt', help: 'the CA\'s limits to stay under: letsencrypt, none, or e.g. registeredDomain=50/7d,exactSet=5/7d,newOrders=300/3h,authzFailures=5/1h' },
+  { key: 'retryBase', flags: '--retry-base <seconds>', env: ['WHISPER_RETRY_BASE'], default: '30', help: 'first delay before a failed order is tried again (doubles per failure, up to an hour)' },
   { key: 'consulWait', flags: '--consul-wait <duration>', env: ['WHISPER_CONSUL_WAIT'], default: '5m', help: 'longest wait of one Consul blocking query' },
 ];

@@ -24,9 +24,13 @@ export interface FolderStoreOptions {
   log?: Logger;
   /** File operations, for fault injection in tests. @default node's fs */
   fs?: AtomicFs;
+  /** Clock (ms since the epoch) that decides which listed certificates are reported as expired. @default Date.now */
+  now?: () => number;
 }
 
 const PEM_SUFFIX = '.pem';
+/** Multi-host ids name a zone's certificate, not a host it holds. */
+const MULTI_ID = /^multi-hosts(?:-[0-9]+)?\./;
 
 /**
  * The certificate folder in whisper's layout: `<id>.pem` (private key, leaf, chain: HAProxy's
@@ -37,6 +41,7 @@ export function createFolderStore(dir: string, options: FolderStoreOptions = {})
   const root = path.resolve(dir);
   const fs = options.fs ?? nodeFs;
   const log = options.log ?? silentLogger();
+  const now = options.now ?? Date.now;
   const formats = new Set(options.formats ?? ['haproxy']);
   const formatCtx: FormatContext = {
     dir: path.resolve(options.formatsDir ?? root),
@@ -78,7 +83,11 @@ export function createFolderStore(dir: string, options: FolderStoreOptions = {})
           throw new WhisperError('HOSTNAME_INVALID', `${file}: its name is not a certificate id whisper-ts manages`);
         }
         const cert = await read(id);
-        if (cert !== undefined) found.push(cert);
+        if (cert === undefined) continue;
+        found.push(cert);
+        // Still listed (the budget counts it, `status` shows it), but the operator should know.
+        const note = listNote(cert, file, now());
+        if (note !== undefined) onProblem?.(file, note);
       } catch (err) {
         onProblem?.(file, err instanceof Error ? err : new Error(String(err)));
       }
@@ -111,4 +120,18 @@ export function createFolderStore(dir: string, options: FolderStoreOptions = {})
   }
 
   return { read, list, write, readAccount, writeAccount } satisfies CertStore;
+}
+
+/**
+ * Why a readable certificate file deserves a report: expired, or a single-host file (`<name>.pem`)
+ * whose certificate does not hold that name (copied in by hand, or another tool's file).
+ */
+function listNote(cert: StoredCert, file: string, now: number): WhisperError | undefined {
+  if (cert.notAfter.getTime() <= now) {
+    return new WhisperError('STORE_READ', `${file}: the certificate expired on ${cert.notAfter.toISOString()}; the file is kept`);
+  }
+  if (!MULTI_ID.test(cert.id) && !cert.names.includes(cert.id)) {
+    return new WhisperError('STORE_READ', `${file}: the certificate is for [${cert.names.join(', ')}], not ${cert.id}; the file is kept`);
+  }
+  return undefined;
 }

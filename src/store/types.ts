@@ -41,7 +41,11 @@ export interface AccountRecord {
 export interface CertStore {
   /** The certificate with this id, or `undefined` when there is none. A corrupt file throws `STORE_CORRUPT`. */
   read(id: string): Promise<StoredCert | undefined>;
-  /** Every readable certificate in the store; unreadable files are reported through `onProblem`. */
+  /**
+   * Every readable certificate in the store. Unreadable files are reported through `onProblem` and
+   * skipped; expired certificates and single-host files whose certificate lacks their own name are
+   * reported too, and still listed. Nothing is deleted.
+   */
   list(onProblem?: (file: string, err: Error) => void): Promise<StoredCert[]>;
   /** Write (or replace) the certificate `id` atomically. Returns what was stored. */
   write(id: string, bundle: CertBundle): Promise<StoredCert>;

@@ -103,12 +103,12 @@ describe('hooked acme-client transport', () => {
     expect(posts).toEqual(['/order', '/order', '/order']);
   });
 
-  it('gives up on badNonce after two retries with a retryable ACME_ORDER', async () => {
+  it('gives up on badNonce after five retries (acme-client\'s default) with a retryable ACME_ORDER', async () => {
     handler = () => ({ status: 400, body: problem('badNonce', 'stale') });
     const err = await failure(order());
     expect([err.code, err.retryable]).toEqual(['ACME_ORDER', true]);
     expect(hasProblemType(err, 'badNonce')).toBe(true);
-    expect(posts).toHaveLength(3);
+    expect(posts).toHaveLength(6);
   });
 
   it('maps a 503 HTML page to a retryable ACME_ORDER, once', async () => {

@@ -143,7 +143,8 @@ describe('folder store: certificates', () => {
   });
 
   it('reports a corrupt file from read as STORE_CORRUPT and from list through onProblem, deleting nothing', async () => {
-    const store = createFolderStore(dir);
+    // A clock inside the fixture certificates' lifetime: expired ones are reported too.
+    const store = createFolderStore(dir, { now: () => Date.parse('2026-02-01T00:00:00Z') });
     await store.write('good.example.com', makeBundle(['good.example.com']));
     await fsp.writeFile(path.join(dir, 'garbage.example.com.pem'), 'hello');
     await fsp.writeFile(path.join(dir, 'key-only.example.com.pem'), makeKey().pem);
@@ -167,6 +168,23 @@ describe('folder store: certificates', () => {
       ['key-only.example.com.pem', 'STORE_CORRUPT'],
     ]);
     expect(await fsp.readFile(path.join(dir, 'garbage.example.com.pem'), 'utf8')).toBe('hello');
+  });
+
+  it('reports expired certificates and single-host files for other names from list, still listing and keeping them', async () => {
+    const store = createFolderStore(dir, { now: () => Date.parse('2026-05-01T00:00:00Z') });
+    await store.write('live.example.com', makeBundle(['live.example.com'], { notAfter: new Date('2026-08-01T00:00:00Z') }));
+    await store.write('old.example.com', makeBundle(['old.example.com']));
+    const other = makeBundle(['other.example.org'], { notAfter: new Date('2026-08-01T00:00:00Z') });
+    await fsp.writeFile(path.join(dir, 'imposter.example.com.pem'), other.key + other.cert + other.chain);
+    await store.write('multi-hosts.example.com', makeBundle(['a.example.com', 'b.example.com'], { notAfter: new Date('2026-08-01T00:00:00Z') }));
+    const problems: [string, string][] = [];
+    const list = await store.list((file, err) => problems.push([path.basename(file), err.message]));
+    expect(list.map((c) => c.id)).toEqual(['imposter.example.com', 'live.example.com', 'multi-hosts.example.com', 'old.example.com']);
+    expect(problems.sort()).toEqual([
+      ['imposter.example.com.pem', expect.stringContaining('the certificate is for [other.example.org], not imposter.example.com')],
+      ['old.example.com.pem', expect.stringContaining('the certificate expired on 2026-04-01T00:00:00.000Z')],
+    ]);
+    expect((await fsp.readdir(dir)).sort()).toEqual(['imposter.example.com.pem', 'live.example.com.pem', 'multi-hosts.example.com.pem', 'old.example.com.pem']);
   });
 
   it('lists an empty result for a folder that does not exist yet', async () => {
