@@ -53,7 +53,7 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, o
     created = false;
   } catch (err) {
     if (created) await fs.unlink(tmp).catch(() => undefined);
-    throw new WhisperError('STORE_WRITE', `cannot write ${file}: ${(err as Error).message}`, { cause: err });
+    throw new WhisperError('STORE_WRITE', `cannot write ${file}: ${(err as Error).message}`, { cause: err, retryable: true });
   }
   await syncDir(dir, fs);
 }
@@ -63,7 +63,7 @@ export async function ensureDir(dir: string, fs: AtomicFs = nodeFs): Promise<voi
   try {
     await fs.mkdir(dir, { recursive: true, mode: 0o700 });
   } catch (err) {
-    throw new WhisperError('STORE_WRITE', `cannot create folder ${dir}: ${(err as Error).message}`, { cause: err });
+    throw new WhisperError('STORE_WRITE', `cannot create folder ${dir}: ${(err as Error).message}`, { cause: err, retryable: true });
   }
 }
 
