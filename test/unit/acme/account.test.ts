@@ -7,6 +7,7 @@ import { makeKey } from '../store/x509-fixture.js';
 import { fakeCa, memoryStore } from './fake-ca.js';
 import type { AccountRecord } from '../../../src/store/types.js';
 import type { FakeCaOptions } from './fake-ca.js';
+import { failure } from '../failure.js';
 
 const DIR = 'https://ca.test/directory';
 const dns: DnsProvider = { name: 'none', present: async () => undefined, cleanUp: async () => undefined };
@@ -45,14 +46,6 @@ function setup(initial?: AccountRecord, opts: { email?: string; eab?: { kid: str
   return { issuer, fake, mem, timeline };
 }
 
-async function failure(p: Promise<unknown>): Promise<WhisperError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(WhisperError);
-  return err as WhisperError;
-}
 
 describe('ACME account', () => {
   it('without a key and without an e-mail: ACME_ACCOUNT asking for ACME_REGISTER_EMAIL', async () => {

@@ -8,6 +8,7 @@ import { createLogger } from '../../../src/log.js';
 import type { WantedCert } from '../../../src/plan/types.js';
 import { makeKey } from '../store/x509-fixture.js';
 import { fakeCa, memoryStore, type FakeCaOptions } from './fake-ca.js';
+import { failure } from '../failure.js';
 
 const DIR = 'https://ca.test/directory';
 
@@ -73,14 +74,6 @@ function setup(ca: FakeCaOptions = {}, extra: Partial<AcmeIssuerOptions> & { dns
   return { issuer, fake, mem, dns, events, sleeps, lines, propagated };
 }
 
-async function failure(p: Promise<unknown>): Promise<WhisperError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(WhisperError);
-  return err as WhisperError;
-}
 
 describe('ACME issuer order flow', () => {
   it('publishes every record at once, propagates, answers, finalizes with a fresh key, and cleans up', async () => {

@@ -3,8 +3,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { createAcmeClientFactory } from '../../../src/acme/transport.js';
 import { hasProblemType } from '../../../src/acme/problems.js';
-import { WhisperError } from '../../../src/errors.js';
 import { makeKey } from '../store/x509-fixture.js';
+import { failure } from '../failure.js';
 
 interface Reply {
   status: number;
@@ -65,14 +65,6 @@ const client = (signal?: AbortSignal) =>
 const order = () => client().createOrder({ identifiers: [{ type: 'dns', value: 'www.example.com' }] });
 const problem = (type: string, detail: string) => ({ type: `urn:ietf:params:acme:error:${type}`, detail });
 
-async function failure(p: Promise<unknown>): Promise<WhisperError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(WhisperError);
-  return err as WhisperError;
-}
 
 describe('hooked acme-client transport', () => {
   it('passes good answers through', async () => {

@@ -5,8 +5,8 @@ import path from 'node:path';
 import { Writable } from 'node:stream';
 import { createFolderStore } from '../../../src/store/folder.js';
 import { createLogger } from '../../../src/log.js';
-import { WhisperError } from '../../../src/errors.js';
 import { makeKey } from './x509-fixture.js';
+import { failure } from '../failure.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -18,14 +18,6 @@ afterEach(async () => {
 
 const DIR_URL = 'https://acme.example/directory';
 
-async function failure(p: Promise<unknown>): Promise<WhisperError> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(WhisperError);
-  return err as WhisperError;
-}
 
 describe('folder store: ACME account', () => {
   it('has no account before the first registration', async () => {

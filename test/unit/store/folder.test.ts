@@ -4,8 +4,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createFolderStore } from '../../../src/store/folder.js';
 import { nodeFs, type AtomicFs } from '../../../src/store/atomic.js';
-import { WhisperError } from '../../../src/errors.js';
+import type { WhisperError } from '../../../src/errors.js';
 import { makeBundle, makeKey } from './x509-fixture.js';
+import { failure } from '../failure.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -16,14 +17,7 @@ afterEach(async () => {
 });
 
 const mode = async (file: string): Promise<number> => (await fsp.stat(file)).mode & 0o777;
-const errorOf = async (p: Promise<unknown>): Promise<WhisperError> => {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(WhisperError);
-  return err as WhisperError;
-};
+const errorOf = failure;
 
 describe('folder store: certificates', () => {
   it('writes key, leaf and chain in one 0600 file in a new 0700 folder, and reads it back', async () => {
