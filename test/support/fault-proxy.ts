@@ -10,6 +10,8 @@ export interface SeenRequest {
   readonly path: string;
   /** Set when the proxy answered itself instead of forwarding. */
   readonly faulted: boolean;
+  /** The upstream's status, once it answered (a `badNonce` refusal is a 400: not an order). */
+  status?: number;
 }
 
 /** A fault the proxy answers with instead of forwarding. */
@@ -48,7 +50,8 @@ export async function startFaultProxy(dir: string, upstream: { url: string; caFi
     const method = req.method ?? 'GET';
     const path = req.url ?? '/';
     const fault = proxy.fault(method, path);
-    seen.push({ at: Date.now(), method, path, faulted: fault !== undefined });
+    const entry: SeenRequest = { at: Date.now(), method, path, faulted: fault !== undefined };
+    seen.push(entry);
     if (fault) {
       req.resume();
       res.writeHead(fault.status, fault.headers ?? {});
@@ -58,6 +61,7 @@ export async function startFaultProxy(dir: string, upstream: { url: string; caFi
     const up = request(
       { host: target.hostname, port: target.port, method, path, headers: req.headers, ca: upstreamCa },
       (upRes: IncomingMessage) => {
+        entry.status = upRes.statusCode;
         res.writeHead(upRes.statusCode ?? 502, upRes.headers);
         upRes.pipe(res);
       },
