@@ -1,7 +1,8 @@
-# whisper-ts image. Build: docker build -t whisper-ts .
-# Run as whisper's image ran: docker run -v certs:/app/certs -v ~/.aws/credentials:/home/node/.aws/credentials:ro \
-#   -e CONSUL=<consul-ip> -e ACME_REGISTER_EMAIL=<you> [-e DEBUG="-d"] [-e STAGING="-s"] whisper-ts
-# The steps are the ones CI runs: npm ci, npm run build; then npm ci --omit=dev for the runtime.
+# whisper-ts image, a drop-in for whisper's: same environment (CONSUL, DEBUG="-d", STAGING="-s", ACME_REGISTER_EMAIL),
+# same /app/certs volume, same ~/.aws/credentials mount. Build: docker build -t whisper-ts .
+#   docker run -d --name whisper-ts -v whisper-certs:/app/certs -v ~/.aws/credentials:/root/.aws/credentials:ro \
+#     -e CONSUL=<consul-ip> -e ACME_REGISTER_EMAIL=<you> [-e DEBUG="-d"] [-e STAGING="-s"] whisper-ts
+# See docs/production.md. test/integration/packaging.test.ts replays this file's COPY and RUN steps.
 FROM node:24-bookworm-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
@@ -17,7 +18,12 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 COPY --from=build /src/dist ./dist
-RUN mkdir -p /app/certs && chown node:node /app/certs && chmod 0700 /app/certs
+COPY docker/entrypoint.sh docker/healthcheck.mjs ./docker/
+# /root becomes traversable (not listable) so that whisper's mount at /root/.aws/credentials reaches the
+# non-root user; the entrypoint points the AWS SDK at it.
+RUN mkdir -p /app/certs && chown node:node /app/certs && chmod 0700 /app/certs && chmod 0711 /root
 USER node
 VOLUME ["/app/certs"]
-ENTRYPOINT ["node", "/app/dist/bin.js"]
+# Passes while WHISPER_LISTEN is unset (nothing to ask); with it, GET /healthz must answer 200.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 CMD ["node", "/app/docker/healthcheck.mjs"]
+ENTRYPOINT ["/app/docker/entrypoint.sh"]

@@ -8,6 +8,7 @@ import { parseRateLimits } from './limits/config.js';
 import type { RateLimits } from './limits/config.js';
 import type { StoreFormat } from './store/formats.js';
 import { LETSENCRYPT, OPTIONS, type OptionSpec } from './options.js';
+import { parseListen, type ListenAddress } from './http/address.js';
 
 /** The DNS back ends. */
 export const DNS_PROVIDERS = ['route53', 'rfc2136', 'exec'] as const;
@@ -54,6 +55,14 @@ export interface Config {
   readonly retryBaseMs?: number;
   readonly profile?: string;
   readonly rateLimits: RateLimits;
+  /** `--ha`: leader election on a Consul lock. Absent: this instance always issues. */
+  readonly ha?: { readonly lockKey: string; readonly sessionTtlS: number; readonly lockDelayS: number };
+  /** Where certificates live besides the folder. @default 'folder' */
+  readonly store?: 'folder' | 'consul';
+  /** KV prefix of `--store consul`. @default 'whisper/certs' */
+  readonly storePrefix?: string;
+  /** Address of the metrics and health server (`--listen`); absent: no server. */
+  readonly listen?: ListenAddress;
 }
 
 type Raw = Record<string, unknown>;
@@ -204,11 +213,25 @@ export function buildConfig(folder: string | undefined, raw: Raw, options: Build
   const notifyKey = str('notify')!;
   if (!notifyKey || notifyKey.startsWith('/') || /[\0\r\n]/.test(notifyKey)) throw invalid('--notify', `not a valid KV key: ${JSON.stringify(notifyKey)}`);
 
+  const kvKey = (option: string, key: string) => {
+    if (!key || key.startsWith('/') || key.endsWith('/') || /[\0\r\n]/.test(key)) throw invalid(option, `not a valid KV key: ${JSON.stringify(key)}`);
+    return key;
+  };
+  const storeKind = str('store')!;
+  if (storeKind !== 'folder' && storeKind !== 'consul') throw invalid('--store', `must be folder or consul (got ${JSON.stringify(storeKind)})`);
+  const storePrefix = kvKey('--store-prefix', str('storePrefix')!);
+  const lockDelayText = str('lockDelay')!;
+  if (!/^\d+$/.test(lockDelayText.trim()) || Number(lockDelayText) > 60) throw invalid('--lock-delay', `must be a whole number from 0 to 60 (got ${JSON.stringify(lockDelayText)})`);
+  const sessionTtlS = positiveInt('--session-ttl', str('sessionTtl')!, 3600);
+  if (sessionTtlS < 10) throw invalid('--session-ttl', `Consul's minimum session TTL is 10 seconds (got ${sessionTtlS})`);
+  const ha = o.ha === true ? { lockKey: kvKey('--lock-key', str('lockKey')!), sessionTtlS, lockDelayS: Number(lockDelayText) } : undefined;
+
   const certDir = resolve(options.cwd ?? process.cwd(), dir);
   const renewBefore = str('renewBefore') ? parseRenewBefore(str('renewBefore')!) : undefined;
   const profile = str('profile');
   if (profile !== undefined && !/^[A-Za-z0-9._-]{1,64}$/.test(profile)) throw invalid('--profile', `not a profile name: ${JSON.stringify(profile)}`);
   const rateLimits = parseRateLimits(str('rateLimits')!);
+  const listen = str('listen') ? parseListen(str('listen')!) : undefined;
   const config: Config = {
     certDir,
     consul: {
@@ -243,6 +266,10 @@ export function buildConfig(folder: string | undefined, raw: Raw, options: Build
     retryBaseMs: positiveInt('--retry-base', str('retryBase')!, 3600) * 1000,
     ...(profile ? { profile } : {}),
     rateLimits,
+    ...(ha ? { ha } : {}),
+    store: storeKind,
+    storePrefix,
+    ...(listen ? { listen } : {}),
   };
   return Object.freeze(config);
 }

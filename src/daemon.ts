@@ -22,6 +22,10 @@ import { RateBudget } from './limits/budget.js';
 import { loadState } from './state/file.js';
 import { StateKeeper } from './state/keeper.js';
 import { abortableSleep, backoffDelay, systemTimers, type Sleep, type Timers } from './time.js';
+import { runHa } from './ha/run.js';
+import type { WhisperMetrics } from './http/metrics.js';
+import { instrumentIssuer } from './http/instrument.js';
+import { serveWhile } from './http/serve.js';
 
 /** Parts the daemon can be given instead of building them from the config (tests, embedding). */
 export interface DaemonParts {
@@ -33,6 +37,8 @@ export interface DaemonParts {
   readonly sleep?: Sleep;
   readonly now?: () => number;
   readonly random?: () => number;
+  /** Metrics to feed (set by `--listen`); HA calls its `setLeader`. */
+  readonly metrics?: WhisperMetrics;
 }
 
 /** Builds the Consul client the configuration describes. */
@@ -107,11 +113,27 @@ async function offeredProfile(config: Config, issuer: Issuer, log: Logger): Prom
 }
 
 /**
- * The daemon: watch the catalog, plan, queue, issue, store, notify; renew on each certificate's timer and in a
+ * The daemon. With `--ha` or `--store consul`, {@link runPipeline} runs inside leader election and KV sharing
+ * (src/ha); otherwise it is {@link runPipeline} itself.
+ */
+export async function runDaemon(config: Config, log: Logger, signal: AbortSignal, parts: DaemonParts = {}): Promise<void> {
+  if (config.listen && !parts.metrics) {
+    const served = { ...parts, consul: parts.consul ?? consulFromConfig(config), store: parts.store ?? storeFromConfig(config, log.child({ component: 'store' })) };
+    return serveWhile(config.listen, log, served, (p) => runDaemon(config, log, signal, p));
+  }
+  if (!config.ha && config.store !== 'consul') return runPipeline(config, log, signal, parts);
+  const consul = parts.consul ?? consulFromConfig(config);
+  const folder = parts.store ?? storeFromConfig(config, log.child({ component: 'store' }));
+  const pipeline = (s: AbortSignal, shared: { consul: ConsulApi; store: CertStore }) => runPipeline(config, log, s, { ...parts, ...shared });
+  await runHa({ config, log, consul, folder, sleep: parts.sleep ?? abortableSleep, pipeline, ...(parts.metrics ? { metrics: parts.metrics } : {}) }, signal);
+}
+
+/**
+ * The pipeline: watch the catalog, plan, queue, issue, store, notify; renew on each certificate's timer and in a
  * sweep every `--renew-interval` (24 hours). Resolves once `signal`
  * aborts and every part has stopped (in-flight orders are aborted and their DNS records cleaned up).
  */
-export async function runDaemon(config: Config, log: Logger, signal: AbortSignal, parts: DaemonParts = {}): Promise<void> {
+export async function runPipeline(config: Config, log: Logger, signal: AbortSignal, parts: DaemonParts = {}): Promise<void> {
   const timers = parts.timers ?? systemTimers;
   const sleep = parts.sleep ?? abortableSleep;
   const now = parts.now ?? Date.now;
@@ -119,13 +141,15 @@ export async function runDaemon(config: Config, log: Logger, signal: AbortSignal
   const store = parts.store ?? storeFromConfig(config, log.child({ component: 'store' }));
   const dns = parts.dns ?? createDnsProvider(config, log.child({ component: 'dns' }));
   const journal = createChallengeJournal(config.certDir, { log });
-  const issuer = parts.issuer ?? issuerFromConfig(config, store, dns, journal, log, sleep);
+  const bareIssuer = parts.issuer ?? issuerFromConfig(config, store, dns, journal, log, sleep);
+  const issuer = parts.metrics ? instrumentIssuer(bareIssuer, parts.metrics, now) : bareIssuer;
 
   await mkdir(config.certDir, { recursive: true, mode: 0o700 });
   log.info({ folder: config.certDir, consul: config.consul.address, directory: config.directoryUrl, dns: dns.name }, 'whisper-ts starting');
   // Before any new order: the challenge records a killed run left behind.
   await cleanOrphanChallenges(journal, dns, log.child({ component: 'acme' }), signal);
   await ensureAccount(issuer, log, sleep, signal);
+  parts.metrics?.attach({ accountReady: () => true });
 
   const random = parts.random ?? Math.random;
   const profile = await offeredProfile(config, issuer, log);
@@ -146,7 +170,11 @@ export async function runDaemon(config: Config, log: Logger, signal: AbortSignal
     timers,
     now,
     log: log.child({ component: 'queue' }),
-    run: (cert, ctx) => reconciler.ensure(cert, ctx.signal),
+    // A stopping pipeline (or a leader that lost its lock) starts no new order and aborts those in flight at once.
+    run: (cert, ctx) =>
+      signal.aborted
+        ? Promise.reject(new WhisperError('ABORTED', `not ordering ${cert.id}: stopping`))
+        : reconciler.ensure(cert, AbortSignal.any([ctx.signal, signal])),
   });
   const renewal = new RenewalManager({
     state,
@@ -191,6 +219,8 @@ export async function runDaemon(config: Config, log: Logger, signal: AbortSignal
       reconciler.update(services, change.reset ? 'all' : new Set([...change.changed, ...change.removed]));
     },
   });
+
+  parts.metrics?.attach({ queueDepth: () => queue.size, budget: (t) => budget.snapshot(t), watcherLastSuccess: () => watcher.lastSuccess });
 
   let sweepTimer: unknown;
   const scheduleSweep = () => {

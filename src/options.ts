@@ -62,5 +62,12 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'profile', flags: '--profile <name>', env: ['WHISPER_ACME_PROFILE'], help: 'ACME profile for new orders when the CA offers it (Let\'s Encrypt: classic, tlsserver, shortlived)' },
   { key: 'rateLimits', flags: '--rate-limits <spec>', env: ['WHISPER_RATE_LIMITS'], default: 'letsencrypt', help: 'the CA\'s limits to stay under: letsencrypt, none, or e.g. registeredDomain=50/7d,exactSet=5/7d,newOrders=300/3h,authzFailures=5/1h' },
   { key: 'retryBase', flags: '--retry-base <seconds>', env: ['WHISPER_RETRY_BASE'], default: '30', help: 'first delay before a failed order is tried again (doubles per failure, up to an hour)' },
+  { key: 'ha', flags: '--ha', env: ['WHISPER_HA'], bool: true, help: 'high availability: run several instances; only the holder of a Consul lock issues' },
+  { key: 'lockKey', flags: '--lock-key <key>', env: ['WHISPER_LOCK_KEY'], default: 'whisper/leader', help: 'Consul KV key of the leader lock (--ha)' },
+  { key: 'sessionTtl', flags: '--session-ttl <seconds>', env: ['WHISPER_SESSION_TTL'], default: '15', help: 'TTL of the leader\'s Consul session, 10 to 3600 (--ha)' },
+  { key: 'lockDelay', flags: '--lock-delay <seconds>', env: ['WHISPER_LOCK_DELAY'], default: '5', help: 'Consul lock delay after a leader\'s session ends, 0 to 60 (--ha)' },
+  { key: 'store', flags: '--store <kind>', env: ['WHISPER_STORE'], default: 'folder', help: 'folder, or consul: also keep certificates in Consul KV, copied into every instance\'s folder' },
+  { key: 'storePrefix', flags: '--store-prefix <prefix>', env: ['WHISPER_STORE_PREFIX'], default: 'whisper/certs', help: 'Consul KV prefix of the certificates (--store consul)' },
   { key: 'consulWait', flags: '--consul-wait <duration>', env: ['WHISPER_CONSUL_WAIT'], default: '5m', help: 'longest wait of one Consul blocking query' },
+  { key: 'listen', flags: '--listen <host:port>', env: ['WHISPER_LISTEN'], help: 'serve /metrics, /healthz and /readyz on this address, e.g. 127.0.0.1:9400 (default: off)' },
 ];

@@ -38,6 +38,54 @@ export interface ConsulApi {
   leader(signal?: AbortSignal): Promise<string>;
   /** Closes idle keep-alive connections. */
   close?(): void;
+  /** PUT /v1/session/create: a new session's id (high availability). */
+  sessionCreate?(spec: SessionSpec, signal?: AbortSignal): Promise<string>;
+  /** PUT /v1/session/renew/<id>: false when Consul no longer knows the session (it was invalidated). */
+  sessionRenew?(id: string, signal?: AbortSignal): Promise<boolean>;
+  /** PUT /v1/session/destroy/<id> (releases its locks). */
+  sessionDestroy?(id: string, signal?: AbortSignal): Promise<void>;
+  /** PUT /v1/kv/<key>?acquire=<session>: whether the lock was taken. */
+  kvAcquire?(key: string, value: string, session: string, signal?: AbortSignal): Promise<boolean>;
+  /** PUT /v1/kv/<key>?release=<session>: whether the lock was held and is now released. */
+  kvRelease?(key: string, session: string, signal?: AbortSignal): Promise<boolean>;
+  /** GET /v1/kv/<key> (blocking when index > 0), with the holding session. */
+  kvRead?(key: string, opts: KvQuery): Promise<KvRead>;
+  /** GET /v1/kv/<prefix>?recurse (blocking when index > 0). */
+  kvList?(prefix: string, opts: KvQuery): Promise<KvListing>;
+}
+
+/** A session for a leader lock (see {@link ConsulApi.sessionCreate}). */
+export interface SessionSpec {
+  readonly name: string;
+  /** Consul duration, 10s to 24h. */
+  readonly ttl: string;
+  /** Consul duration during which a released lock cannot be taken again. */
+  readonly lockDelay: string;
+  readonly behavior: 'release' | 'delete';
+}
+
+/** Options of the KV reads; same meaning as {@link CatalogQuery}. */
+export type KvQuery = CatalogQuery;
+
+/** One KV entry, its value decoded as UTF-8. */
+export interface KvItem {
+  readonly key: string;
+  readonly value: string;
+  /** The session holding the key's lock, if any. */
+  readonly session?: string;
+  readonly modifyIndex: number;
+}
+
+/** A key at one index (see {@link ConsulApi.kvRead}). */
+export interface KvRead {
+  readonly index: number;
+  readonly item?: KvItem;
+}
+
+/** Every key under a prefix at one index (see {@link ConsulApi.kvList}). */
+export interface KvListing {
+  readonly index: number;
+  readonly items: readonly KvItem[];
 }
 
 /** Options of {@link createConsulApi}. */
@@ -67,6 +115,11 @@ type Answer = [res: IncomingMessage, body?: unknown];
 interface NodeConsul {
   catalog: { service: { list(opts: CallOptions): Promise<Answer> } };
   kv: { get(opts: CallOptions): Promise<Answer>; set(opts: CallOptions): Promise<Answer> };
+  session: {
+    create(opts: CallOptions): Promise<Answer>;
+    renew(opts: CallOptions): Promise<Answer>;
+    destroy(opts: CallOptions): Promise<Answer>;
+  };
   status: { leader(opts: CallOptions): Promise<Answer> };
   destroy(): void;
 }
@@ -92,6 +145,23 @@ function parseServices(body: unknown, where: string): Record<string, string[]> {
     services[name] = Array.isArray(tags) ? tags.filter((t): t is string => typeof t === 'string') : [];
   }
   return services;
+}
+
+function toKvItem(raw: unknown): KvItem | undefined {
+  if (typeof raw !== 'object' || raw === null) return undefined;
+  const r = raw as { Key?: unknown; Value?: unknown; Session?: unknown; ModifyIndex?: unknown };
+  if (typeof r.Key !== 'string') return undefined;
+  return {
+    key: r.Key,
+    value: typeof r.Value === 'string' ? r.Value : '',
+    ...(typeof r.Session === 'string' && r.Session !== '' ? { session: r.Session } : {}),
+    modifyIndex: typeof r.ModifyIndex === 'number' ? r.ModifyIndex : 0,
+  };
+}
+
+function isNotFound(err: unknown): boolean {
+  const cause = (err as { cause?: { statusCode?: unknown } }).cause;
+  return cause?.statusCode === 404;
 }
 
 function headerIndex(res: IncomingMessage): number {
@@ -161,6 +231,59 @@ export function createConsulApi(options: ConsulApiOptions): ConsulApi {
       if (item === undefined || item === null) return undefined;
       const value = (item as { Value?: unknown }).Value;
       return typeof value === 'string' ? value : '';
+    },
+
+    async sessionCreate(spec, signal) {
+      const [, body] = await call('PUT /v1/session/create', marginMs, signal, (o) =>
+        consul.session.create({ ...o, name: spec.name, ttl: spec.ttl, lockdelay: spec.lockDelay, behavior: spec.behavior }),
+      );
+      const id = (body as { ID?: unknown } | undefined)?.ID;
+      if (typeof id !== 'string') throw new WhisperError('CONSUL_ERROR', `Consul at ${where} answered PUT /v1/session/create without an ID`, { retryable: true });
+      return id;
+    },
+
+    async sessionRenew(id, signal) {
+      try {
+        const [, body] = await call(`PUT /v1/session/renew/${id}`, marginMs, signal, (o) => consul.session.renew({ ...o, id }));
+        return Array.isArray(body) ? body.length > 0 : true;
+      } catch (err) {
+        if (isNotFound(err)) return false;
+        throw err;
+      }
+    },
+
+    async sessionDestroy(id, signal) {
+      await call(`PUT /v1/session/destroy/${id}`, marginMs, signal, (o) => consul.session.destroy({ ...o, id }));
+    },
+
+    async kvAcquire(key, value, session, signal) {
+      const [, ok] = await call(kvEndpoint('PUT', `${key}?acquire`), marginMs, signal, (o) => consul.kv.set({ ...o, key, value, acquire: session }));
+      return ok === true;
+    },
+
+    async kvRelease(key, session, signal) {
+      const [, ok] = await call(kvEndpoint('PUT', `${key}?release`), marginMs, signal, (o) => consul.kv.set({ ...o, key, value: '', release: session }));
+      return ok === true;
+    },
+
+    async kvRead(key, { index, wait, signal }) {
+      const blocking = index !== undefined && index > 0;
+      const w = wait ?? DEFAULT_CONSUL_WAIT;
+      const [res, item] = await call(kvEndpoint('GET', key), blocking ? blockingTimeoutMs(w, marginMs) : marginMs, signal, (o) =>
+        consul.kv.get(blocking ? { ...o, key, index, wait: w } : { ...o, key }),
+      );
+      const found = toKvItem(item);
+      return { index: headerIndex(res), ...(found ? { item: found } : {}) };
+    },
+
+    async kvList(prefix, { index, wait, signal }) {
+      const blocking = index !== undefined && index > 0;
+      const w = wait ?? DEFAULT_CONSUL_WAIT;
+      const [res, body] = await call(kvEndpoint('GET', `${prefix}?recurse`), blocking ? blockingTimeoutMs(w, marginMs) : marginMs, signal, (o) =>
+        consul.kv.get(blocking ? { ...o, key: prefix, recurse: true, index, wait: w } : { ...o, key: prefix, recurse: true }),
+      );
+      const items = Array.isArray(body) ? body.map(toKvItem).filter((i): i is KvItem => i !== undefined) : [];
+      return { index: headerIndex(res), items };
     },
 
     async leader(signal) {

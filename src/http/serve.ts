@@ -1,0 +1,40 @@
+import type { Logger } from '../log.js';
+import type { ConsulApi } from '../consul/api.js';
+import type { CertStore } from '../store/types.js';
+import type { ListenAddress } from './address.js';
+import { createMetrics, type WhisperMetrics } from './metrics.js';
+import { checkReady } from './ready.js';
+import { startHttpServer } from './server.js';
+
+/** What {@link serveWhile} needs of the daemon's parts. */
+export interface ServedParts {
+  readonly consul: ConsulApi;
+  readonly store: CertStore;
+  readonly now?: () => number;
+  readonly metrics?: WhisperMetrics;
+}
+
+/**
+ * Runs `run` with the metrics and health server listening on `listen`; the server closes when `run` ends, however
+ * it ends. The server starts first, so `/healthz` answers while the daemon waits for the CA or for leadership.
+ * Consul reachability and the folder's certificates are attached here, for followers too.
+ */
+export async function serveWhile<P extends ServedParts>(
+  listen: ListenAddress,
+  log: Logger,
+  parts: P,
+  run: (parts: P & { readonly metrics: WhisperMetrics }) => Promise<void>,
+): Promise<void> {
+  const now = parts.now ?? Date.now;
+  const metrics = parts.metrics ?? createMetrics({ now });
+  metrics.attach({
+    consulLeader: (signal) => parts.consul.leader(signal),
+    certificates: () => parts.store.list(),
+  });
+  const server = await startHttpServer({ listen, metrics, log: log.child({ component: 'http' }), ready: () => checkReady(metrics.sources, { now }) });
+  try {
+    await run({ ...parts, metrics });
+  } finally {
+    await server.close();
+  }
+}

@@ -1,0 +1,84 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { WhisperError, errorMessage } from '../errors.js';
+import type { Logger } from '../log.js';
+import { formatListen, type ListenAddress } from './address.js';
+import type { WhisperMetrics } from './metrics.js';
+import type { Readiness } from './ready.js';
+
+/** Options of {@link startHttpServer}. */
+export interface HttpServerOptions {
+  readonly listen: ListenAddress;
+  readonly metrics: WhisperMetrics;
+  /** Answers `/readyz`. */
+  readonly ready: () => Promise<Readiness>;
+  readonly log: Logger;
+}
+
+/** The running metrics and health server. */
+export interface HttpServer {
+  /** The bound port (useful with port 0). */
+  readonly port: number;
+  /** Stops listening and drops open connections. Safe to repeat. */
+  close(): Promise<void>;
+}
+
+function send(res: ServerResponse, status: number, type: string, body: string): void {
+  res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
+  res.end(body);
+}
+
+async function route(req: IncomingMessage, res: ServerResponse, options: HttpServerOptions): Promise<void> {
+  const path = (req.url ?? '/').split('?')[0];
+  if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain', 'method not allowed\n');
+  if (path === '/healthz') return send(res, 200, 'application/json', '{"status":"ok"}\n');
+  if (path === '/readyz') {
+    const r = await options.ready();
+    return send(res, r.ready ? 200 : 503, 'application/json', `${JSON.stringify(r.ready ? { status: 'ready' } : { status: 'not ready', reason: r.reason })}\n`);
+  }
+  if (path === '/metrics') {
+    const body = await options.metrics.registry.metrics();
+    return send(res, 200, options.metrics.registry.contentType, body);
+  }
+  send(res, 404, 'text/plain', 'not found: try /metrics, /healthz or /readyz\n');
+}
+
+/**
+ * Serves `/metrics` (Prometheus), `/healthz` (200 while the process runs) and `/readyz` (200 or 503 with a JSON
+ * reason). Fails with `CONFIG_INVALID` naming `--listen` when the address cannot be bound.
+ */
+export async function startHttpServer(options: HttpServerOptions): Promise<HttpServer> {
+  const where = formatListen(options.listen);
+  const server = createServer((req, res) => {
+    route(req, res, options).catch((err: unknown) => {
+      options.log.warn({ path: req.url, err: errorMessage(err) }, 'HTTP request failed');
+      if (!res.headersSent) send(res, 500, 'text/plain', 'internal error\n');
+      else res.end();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) => {
+      const why = err.code === 'EADDRINUSE' ? 'the address is already in use' : err.code === 'EACCES' ? 'permission denied' : err.message;
+      reject(new WhisperError('CONFIG_INVALID', `--listen ${where}: cannot listen: ${why}`, { cause: err }));
+    };
+    server.once('error', onError);
+    server.listen(options.listen.port, options.listen.host, () => {
+      server.off('error', onError);
+      resolve();
+    });
+  });
+  server.on('error', (err) => options.log.warn({ err: errorMessage(err) }, 'HTTP server error'));
+  const port = (server.address() as AddressInfo).port;
+  options.log.info({ listen: formatListen({ host: options.listen.host, port }) }, 'metrics and health endpoints listening');
+  let closed: Promise<void> | undefined;
+  return {
+    port,
+    close() {
+      closed ??= new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      return closed;
+    },
+  } satisfies HttpServer;
+}

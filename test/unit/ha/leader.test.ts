@@ -1,0 +1,106 @@
+import { describe, it, expect } from 'vitest';
+import { silentLogger } from '../../../src/log.js';
+import { runLeaderLoop } from '../../../src/ha/leader.js';
+import type { HaConsul } from '../../../src/ha/session.js';
+import type { KvRead } from '../../../src/consul/api.js';
+
+/** A one-key Consul: sessions, acquire/release, and blocking reads that wake on change. */
+function fakeConsul() {
+  let holder: string | undefined;
+  let index = 1;
+  let next = 0;
+  const live = new Set<string>();
+  const waiters: Array<() => void> = [];
+  const bump = () => {
+    index++;
+    waiters.splice(0).forEach((w) => w());
+  };
+  const api: HaConsul = {
+    async sessionCreate() {
+      const id = `s${++next}`;
+      live.add(id);
+      return id;
+    },
+    async sessionRenew(id) {
+      return live.has(id);
+    },
+    async sessionDestroy(id) {
+      live.delete(id);
+      if (holder === id) {
+        holder = undefined;
+        bump();
+      }
+    },
+    async kvAcquire(_key, _value, session) {
+      if (holder !== undefined || !live.has(session)) return false;
+      holder = session;
+      bump();
+      return true;
+    },
+    async kvRelease(_key, session) {
+      if (holder !== session) return false;
+      holder = undefined;
+      bump();
+      return true;
+    },
+    async kvRead(key, { index: after, signal }): Promise<KvRead> {
+      if (after && after >= index) {
+        await new Promise<void>((resolve, reject) => {
+          waiters.push(resolve);
+          signal?.addEventListener('abort', () => reject(new Error('aborted')), { once: true });
+        });
+      }
+      return { index, ...(holder ? { item: { key, value: '', session: holder, modifyIndex: index } } : {}) };
+    },
+  };
+  return { api, holder: () => holder, destroy: (id: string) => api.sessionDestroy(id) };
+}
+
+/** A sleep that never waits long, so renewals and retries happen at once but still yield. */
+const quickSleep = (_ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve, reject) => {
+    if (signal?.aborted) return reject(new Error('aborted'));
+    setImmediate(resolve);
+  });
+
+describe('runLeaderLoop', () => {
+  it('runs lead only on the lock holder, and aborts it at once when its session is destroyed', async () => {
+    const consul = fakeConsul();
+    const stop = new AbortController();
+    const events: string[] = [];
+    const leads: Array<{ name: string; signal: AbortSignal }> = [];
+    const instance = (name: string) =>
+      runLeaderLoop(
+        {
+          api: consul.api,
+          sleep: (ms, s) => (ms >= 5000 ? new Promise((_, reject) => s?.addEventListener('abort', () => reject(new Error('aborted')), { once: true })) : quickSleep(ms, s)),
+          log: silentLogger(),
+          lead: (signal) => {
+            events.push(`${name} leads`);
+            leads.push({ name, signal });
+            return new Promise((resolve) => signal.addEventListener('abort', () => (events.push(`${name} stops`), resolve()), { once: true }));
+          },
+        },
+        stop.signal,
+      );
+    const runs = [instance('a'), instance('b')];
+    await vi_waitFor(() => leads.length === 1);
+    const first = leads[0]!;
+    expect(leads.filter((l) => !l.signal.aborted)).toHaveLength(1);
+    await consul.destroy(consul.holder()!);
+    // The old leader's pipeline is aborted before anyone else leads.
+    await vi_waitFor(() => leads.length === 2);
+    expect(first.signal.aborted).toBe(true);
+    expect(events.indexOf(`${first.name} stops`)).toBeLessThan(events.lastIndexOf(`${leads[1]!.name} leads`));
+    expect(leads.filter((l) => !l.signal.aborted)).toHaveLength(1);
+    stop.abort();
+    await Promise.all(runs);
+    expect(leads.every((l) => l.signal.aborted)).toBe(true);
+    expect(consul.holder()).toBeUndefined();
+  });
+});
+
+async function vi_waitFor(check: () => boolean): Promise<void> {
+  for (let i = 0; i < 10_000 && !check(); i++) await new Promise((r) => setImmediate(r));
+  expect(check()).toBe(true);
+}
