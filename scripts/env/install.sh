@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what the integration tests run against, once; later runs find everything cached and return in a second.
-#   Debian: bind9 (named, nsupdate, dig), haproxy, openssl
+#   Debian: bind9 (named, nsupdate, dig), haproxy, openssl; lego, certbot + its RFC 2136 plugin (benchmark peers)
 #   Go module proxy: consul (built from source), pebble and pebble-challtestsrv
 #   PyPI: moto[server] in a venv
 set -euo pipefail
@@ -18,6 +18,10 @@ install_debian() {
   command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || missing+=(haproxy)
   command -v openssl >/dev/null 2>&1 || missing+=(openssl)
   command -v setpriv >/dev/null 2>&1 || missing+=(util-linux)
+  python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || missing+=(python3-venv)
+  command -v lego >/dev/null 2>&1 || missing+=(lego)
+  command -v certbot >/dev/null 2>&1 || missing+=(certbot)
+  dpkg -s python3-certbot-dns-rfc2136 >/dev/null 2>&1 || missing+=(python3-certbot-dns-rfc2136)
   if [ ${#missing[@]} -gt 0 ]; then
     log "apt-get install ${missing[*]}"
     as_root apt-get update -qq
