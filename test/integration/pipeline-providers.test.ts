@@ -1,10 +1,11 @@
 import { describe, it, expect, inject, afterAll } from 'vitest';
-import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Resolver } from 'node:dns/promises';
 import { sans, verifyAgainstPebble } from '../support/certs.js';
 import { envArgs, eventually, fileOnce, registerService, startWhisper, uniq, type WhisperProcess } from '../support/whisper.js';
+import { writeChallHook } from '../support/exec-hook.js';
 import '../support/env-types.js';
 
 const env = inject('env');
@@ -48,20 +49,7 @@ describe('pipeline through the other DNS providers', () => {
   it('exec: a user hook publishes the record (here into challtestsrv)', async () => {
     const base = await mkdtemp(join(tmpdir(), 'whisper-exec-'));
     dirs.push(base);
-    const hook = join(base, 'hook.mjs');
-    const calls = join(base, 'calls.log');
-    await writeFile(
-      hook,
-      `#!/usr/bin/env node
-import { appendFileSync } from 'node:fs';
-const [action, fqdn, value] = process.argv.slice(2);
-appendFileSync(${JSON.stringify(calls)}, action + ' ' + fqdn + '\\n');
-const path = action === 'present' ? '/set-txt' : '/clear-txt';
-const res = await fetch(${JSON.stringify(env.challtestsrv.managementUrl)} + path, { method: 'POST', body: JSON.stringify({ host: fqdn, value }) });
-process.exit(res.ok ? 0 : 1);
-`,
-    );
-    await chmod(hook, 0o755);
+    const { hook, calls } = await writeChallHook(base, env.challtestsrv.managementUrl);
     const zone = `x${uniq()}.exec.test`;
     const folder = join(base, 'certs');
     const w = startWhisper([folder, ...envArgs(env), '--dns-provider', 'exec', '--exec-command', hook, '--allow-domain', zone,

@@ -1,9 +1,10 @@
 import { describe, it, expect, inject, afterAll } from 'vitest';
-import { chmod, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sans, verifyAgainstPebble } from '../support/certs.js';
 import { envArgs, eventually, fileOnce, registerService, startWhisper, uniq, type WhisperProcess } from '../support/whisper.js';
+import { writeChallHook } from '../support/exec-hook.js';
 import '../support/env-types.js';
 
 const env = inject('env');
@@ -42,20 +43,7 @@ describe('secrets never logged, even with --debug', () => {
   it('exec provider: no private key line and no TXT value in the output', async () => {
     const base = await mkdtemp(join(tmpdir(), 'whisper-secrets-exec-'));
     dirs.push(base);
-    const hook = join(base, 'hook.mjs');
-    const values = join(base, 'values.log');
-    await writeFile(
-      hook,
-      `#!/usr/bin/env node
-import { appendFileSync } from 'node:fs';
-const [action, fqdn, value] = process.argv.slice(2);
-if (action === 'present') appendFileSync(${JSON.stringify(values)}, value + '\\n');
-const path = action === 'present' ? '/set-txt' : '/clear-txt';
-const res = await fetch(${JSON.stringify(env.challtestsrv.managementUrl)} + path, { method: 'POST', body: JSON.stringify({ host: fqdn, value }) });
-process.exit(res.ok ? 0 : 1);
-`,
-    );
-    await chmod(hook, 0o755);
+    const { hook, calls } = await writeChallHook(base, env.challtestsrv.managementUrl);
     const zone = `s${uniq()}.exec.test`;
     const folder = join(base, 'certs');
     const w: WhisperProcess = startWhisper([folder, ...envArgs(env), '--dns-provider', 'exec', '--exec-command', hook,
@@ -69,7 +57,10 @@ process.exit(res.ok ? 0 : 1);
     await eventually('the issued log lines', () => w.logs.filter((l) => l.msg === 'certificate issued').length >= 2 || undefined);
     expect(await w.stop()).toBe(0);
 
-    const txt = ((await fileOnce(values)) ?? '').split('\n').filter((v) => v.length > 0);
+    const txt = ((await fileOnce(calls)) ?? '')
+      .split('\n')
+      .filter((line) => line.startsWith('present '))
+      .map((line) => line.split(' ')[2] ?? '');
     expect(txt.length).toBeGreaterThanOrEqual(3);
     const output = w.output();
     expect(output).toContain('"level":20'); // debug lines were written
