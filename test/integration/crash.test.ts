@@ -1,19 +1,14 @@
-import { describe, it, expect, inject, afterAll } from 'vitest';
-import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { describe, it, expect, inject } from 'vitest';
+import { mkdtemp, readFile, readdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createZone, sans, splitPem, verifyAgainstPebble, zoneTxt } from '../support/certs.js';
-import { envArgs, eventually, fileOnce, registerService, startWhisper, uniq, type WhisperProcess } from '../support/whisper.js';
+import { envArgs, eventually, fileOnce, registerService, startWhisper, uniq, type WhisperProcess, cleanupAfterAll } from '../support/whisper.js';
 import '../support/env-types.js';
 
 const env = inject('env');
-const running: WhisperProcess[] = [];
-const dirs: string[] = [];
-afterAll(async () => {
-  await Promise.all(running.map((w) => w.stop()));
-  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
-});
+const { running, dirs } = cleanupAfterAll();
 
 async function setup(prefix: string) {
   const zone = `${prefix}${uniq()}.whisper.test`;

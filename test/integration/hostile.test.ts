@@ -1,4 +1,4 @@
-import { describe, it, expect, inject, afterAll, beforeAll } from 'vitest';
+import { describe, it, expect, inject, beforeAll } from 'vitest';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { createServer, request } from 'node:https';
@@ -11,18 +11,12 @@ import forge from 'node-forge';
 import { makeServerCert } from '../support/tls.js';
 import { binaries } from '../support/paths.js';
 import {
-  BIN, envArgs, eventually, fileOnce, registerService, startWhisper, uniq, type WhisperProcess,
-} from '../support/whisper.js';
+  BIN, envArgs, eventually, fileOnce, registerService, startWhisper, uniq, type WhisperProcess, cleanupAfterAll } from '../support/whisper.js';
 import '../support/env-types.js';
 
 const env = inject('env');
 const run = promisify(execFile);
-const running: WhisperProcess[] = [];
-const dirs: string[] = [];
-afterAll(async () => {
-  await Promise.all(running.map((w) => w.stop()));
-  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
-});
+const { running, dirs } = cleanupAfterAll();
 
 /** An HTTPS proxy in front of Pebble that records the identifiers of every new order (decoded from the JWS). */
 interface OrderRecorder {

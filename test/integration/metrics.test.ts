@@ -1,20 +1,15 @@
-import { describe, it, expect, inject, afterAll } from 'vitest';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { describe, it, expect, inject } from 'vitest';
+import { mkdtemp } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createZone, verifyAgainstPebble } from '../support/certs.js';
 import { freePort } from '../support/ports.js';
-import { envArgs, eventually, fileOnce, registerService, startWhisper, uniq, type WhisperProcess } from '../support/whisper.js';
+import { envArgs, eventually, fileOnce, registerService, startWhisper, uniq, cleanupAfterAll } from '../support/whisper.js';
 import '../support/env-types.js';
 
 const env = inject('env');
-const running: WhisperProcess[] = [];
-const dirs: string[] = [];
-afterAll(async () => {
-  await Promise.all(running.map((w) => w.stop()));
-  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
-});
+const { running, dirs } = cleanupAfterAll();
 
 async function setup() {
   const zone = `m${uniq()}.whisper.test`;

@@ -1,20 +1,15 @@
-import { describe, it, expect, inject, afterAll } from 'vitest';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { describe, it, expect, inject } from 'vitest';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Resolver } from 'node:dns/promises';
 import { sans, verifyAgainstPebble } from '../support/certs.js';
-import { envArgs, eventually, fileOnce, registerService, startWhisper, uniq, type WhisperProcess } from '../support/whisper.js';
+import { envArgs, eventually, fileOnce, registerService, startWhisper, uniq, cleanupAfterAll } from '../support/whisper.js';
 import { writeChallHook } from '../support/exec-hook.js';
 import '../support/env-types.js';
 
 const env = inject('env');
-const running: WhisperProcess[] = [];
-const dirs: string[] = [];
-afterAll(async () => {
-  await Promise.all(running.map((w) => w.stop()));
-  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
-});
+const { running, dirs } = cleanupAfterAll();
 
 async function txtAt(addr: string, name: string): Promise<string[]> {
   const r = new Resolver({ timeout: 2000, tries: 1 });

@@ -1,22 +1,16 @@
-import { describe, it, expect, inject, afterAll } from 'vitest';
-import { mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises';
+import { describe, it, expect, inject } from 'vitest';
+import { mkdtemp, readFile, readdir, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startHaproxy, fetchServedCert } from '../support/haproxy.js';
 import { pebbleRoot } from '../support/pebble.js';
 import { createZone, sans, verifyAgainstPebble, zoneTxt } from '../support/certs.js';
 import {
-  deregisterService, envArgs, eventually, fileOnce, kvGet, registerService, startWhisper, uniq, type WhisperProcess,
-} from '../support/whisper.js';
+  deregisterService, envArgs, eventually, fileOnce, kvGet, registerService, startWhisper, uniq, type WhisperProcess, cleanupAfterAll } from '../support/whisper.js';
 import '../support/env-types.js';
 
 const env = inject('env');
-const running: WhisperProcess[] = [];
-const dirs: string[] = [];
-afterAll(async () => {
-  await Promise.all(running.map((w) => w.stop()));
-  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
-});
+const { running, dirs } = cleanupAfterAll();
 
 async function setup() {
   const zone = `z${uniq()}.whisper.test`;

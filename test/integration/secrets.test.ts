@@ -1,19 +1,14 @@
-import { describe, it, expect, inject, afterAll } from 'vitest';
-import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { describe, it, expect, inject } from 'vitest';
+import { mkdtemp, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { sans, verifyAgainstPebble } from '../support/certs.js';
-import { envArgs, eventually, fileOnce, registerService, startWhisper, uniq, type WhisperProcess } from '../support/whisper.js';
+import { envArgs, eventually, fileOnce, registerService, startWhisper, uniq, type WhisperProcess, cleanupAfterAll } from '../support/whisper.js';
 import { writeChallHook } from '../support/exec-hook.js';
 import '../support/env-types.js';
 
 const env = inject('env');
-const running: WhisperProcess[] = [];
-const dirs: string[] = [];
-afterAll(async () => {
-  await Promise.all(running.map((w) => w.stop()));
-  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
-});
+const { running, dirs } = cleanupAfterAll();
 
 /** The base64 body lines of every private key in `pem` (a line alone is enough to leak part of a key). */
 function keyLines(pem: string): string[] {

@@ -1,6 +1,7 @@
+import { afterAll } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { resolve } from 'node:path';
-import { readFile, stat } from 'node:fs/promises';
+import { readFile, rm, stat } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { TestEnv } from './env-types.js';
 
@@ -114,4 +115,18 @@ export async function kvGet(env: TestEnv, key: string): Promise<string | undefin
 /** A short random suffix for names that must not clash between tests. */
 export function uniq(): string {
   return Math.random().toString(36).slice(2, 8);
+}
+
+/**
+ * Daemons and temporary folders of one test file, stopped and removed after its last test. Push into the arrays
+ * as they are made.
+ */
+export function cleanupAfterAll(): { running: WhisperProcess[]; dirs: string[] } {
+  const running: WhisperProcess[] = [];
+  const dirs: string[] = [];
+  afterAll(async () => {
+    await Promise.all(running.map((w) => w.stop()));
+    await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+  });
+  return { running, dirs };
 }
