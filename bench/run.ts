@@ -1,6 +1,7 @@
 /**
  * Benchmarks whisper-ts against lego and certbot on the test fixture (Pebble + BIND), and at scale.
  * `npx tsx bench/run.ts [--tiny] [--out <file>]`: writes the results between the markers of bench/README.md (or `--out`).
+ * `--scale`: only the scale measure, printed; `--profile <dir>`: the same, with a V8 CPU profile of the restarted daemon in `<dir>`.
  */
 import { readFile, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
@@ -19,6 +20,8 @@ const out = outArg > 0 ? resolve(process.argv[outArg + 1]!) : resolve(import.met
 const size = tiny
   ? { single: 2, counts: [1, 2], concurrency: 20, scale: { services: 200, tagged: 10, files: 50, changes: 2, idleMs: 3000 } }
   : { single: 10, counts: [20, 100], concurrency: 20, scale: { services: 10_000, tagged: 1000, files: 5000, changes: 5, idleMs: 60_000 } };
+const profArg = process.argv.indexOf('--profile');
+const profileDir = profArg > 0 ? resolve(process.argv[profArg + 1]!) : undefined;
 const say = (m: string) => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${m}`);
 const START = '<!-- results:start -->';
 const END = '<!-- results:end -->';
@@ -26,6 +29,18 @@ const END = '<!-- results:end -->';
 const started = performance.now();
 const running = await startTestEnv();
 const { env } = running;
+if (profileDir || process.argv.includes('--scale')) {
+  // Only the scale measure, over 30 changes, printed (the README is left alone); with `--profile`, the restarted
+  // daemon writes a V8 CPU profile (see bench/README.md).
+  try {
+    const s = await scaleAndIdle(env, { ...size.scale, changes: 30, idleMs: 1000, ...(profileDir ? { profileDir } : {}) }, say);
+    say(`peak RSS ${s.peakRssMb.toFixed(0)} MB; start-up ${s.startupMs.toFixed(0)} ms, peak RSS after it ${s.startupPeakRssMb.toFixed(0)} MB`);
+    say(`CPU per change: ${s.changeCpuMs.join(', ')} ms (median ${median(s.changeCpuMs)} ms)${profileDir ? `; profiles in ${profileDir}` : ''}`);
+  } finally {
+    await running.stop();
+  }
+  process.exit(0);
+}
 const lines: string[] = [];
 try {
   const tag = `b${Date.now().toString(36)}`;

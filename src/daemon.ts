@@ -214,10 +214,7 @@ export async function runPipeline(config: Config, log: Logger, signal: AbortSign
     sleep,
     now,
     log: log.child({ component: 'watcher' }),
-    onChange: (change) => {
-      const services = [...change.services].map(([name, tags]) => ({ name, tags }));
-      reconciler.update(services, change.reset ? 'all' : new Set([...change.changed, ...change.removed]));
-    },
+    onChange: (change) => reconciler.update(change.services, change.reset ? 'all' : new Set([...change.changed, ...change.removed])),
   });
 
   parts.metrics?.attach({ queueDepth: () => queue.size, budget: (t) => budget.snapshot(t), watcherLastSuccess: () => watcher.lastSuccess });

@@ -1,7 +1,8 @@
 import type { Logger } from './log.js';
 import { WhisperError, isWhisperError, errorMessage } from './errors.js';
-import { planCertificates, diffPlans, type Plan } from './plan/planner.js';
-import type { ServiceTags, WantedCert } from './plan/types.js';
+import { diffPlans, type Plan } from './plan/planner.js';
+import { IncrementalPlanner } from './plan/incremental.js';
+import type { WantedCert } from './plan/types.js';
 import { X509Certificate } from 'node:crypto';
 import type { CertBundle, CertStore, StoredCert } from './store/types.js';
 import type { Issuer } from './acme/types.js';
@@ -46,13 +47,17 @@ export function orderReason(stored: StoredCert | undefined, cert: WantedCert, no
  * lifetime rule), consult the rate-limit budget, order, store, notify. The daemon and the tests share it.
  */
 export class Reconciler {
-  private plan: Plan = { certs: [], problems: [] };
+  private plan: Plan;
+  private byId = new Map<string, WantedCert>();
+  private readonly planner: IncrementalPlanner;
   /** Certificates issued but not yet stored (a full or read-only disk): written on the retry, not ordered again. */
   private readonly unsaved = new Map<string, { names: readonly string[]; bundle: CertBundle; notAfter: number }>();
   private readonly now: () => number;
 
   constructor(private readonly deps: ReconcilerDeps) {
     this.now = deps.now ?? Date.now;
+    this.planner = new IncrementalPlanner({ allowDomains: deps.allowDomains });
+    this.plan = this.planner.plan;
   }
 
   /** The certificates currently wanted. */
@@ -62,15 +67,18 @@ export class Reconciler {
 
   /** The wanted certificate with this id. */
   find(id: string): WantedCert | undefined {
-    return this.plan.certs.find((c) => c.id === id);
+    return this.byId.get(id);
   }
 
   /**
-   * Re-plans from the full catalog. Problems are logged for the services in `changed` (every service on `all`),
-   * so a bad tag is reported when it appears, not on every catalog change.
+   * Re-plans after a catalog change: `services` is the whole catalog (name → tags), `changed` the services new,
+   * changed or gone since the last call (`'all'`: start over). Only those services are planned again (see
+   * {@link IncrementalPlanner}). Problems are logged for the services in `changed` (every one on `'all'`), so a bad
+   * tag is reported when it appears, not on every catalog change.
    */
-  update(services: readonly ServiceTags[], changed: ReadonlySet<string> | 'all'): void {
-    const next = planCertificates(services, { allowDomains: this.deps.allowDomains });
+  update(services: ReadonlyMap<string, readonly string[]>, changed: ReadonlySet<string> | 'all'): void {
+    const next = this.planner.update(services, changed);
+    if (next === this.plan) return;
     for (const p of next.problems) {
       const touched = changed === 'all' || p.service.split(', ').some((s) => changed.has(s));
       if (touched) this.deps.log.warn({ service: p.service, tag: p.tag, code: p.code }, p.message);
@@ -78,6 +86,7 @@ export class Reconciler {
     const diff = diffPlans(this.plan, next);
     const first = this.plan.certs.length === 0;
     this.plan = next;
+    this.byId = new Map(next.certs.map((c) => [c.id, c]));
     for (const cert of diff.removed) {
       this.deps.log.info({ cert: cert.id }, 'certificate no longer wanted; its file is kept');
       this.deps.renewal.forget(cert.id);

@@ -16,6 +16,8 @@ export interface DaemonTarget {
   /** The zone the daemon may order for. */
   zone: string;
   extra?: string[];
+  /** Options of `node` itself (e.g. `--cpu-prof` to profile the daemon). */
+  nodeArgs?: string[];
 }
 
 /** A daemon under benchmark with its folder and notify key. */
@@ -41,7 +43,7 @@ export async function startDaemon(env: TestEnv, target: DaemonTarget, folder?: s
     dnsArgs.push('--dns-provider', 'route53', '--route53-endpoint', env.route53.endpoint, '--dns-resolver', env.dnsFront.addr);
   }
   const w = startWhisper([certDir, '--consul', target.consul, '--directory-url', target.directoryUrl, '--ca-bundle', target.caBundle,
-    ...dnsArgs, '--allow-domain', target.zone, '--notify', notify, '--rate-limits', 'none', ...(target.extra ?? [])]);
+    ...dnsArgs, '--allow-domain', target.zone, '--notify', notify, '--rate-limits', 'none', ...(target.extra ?? [])], {}, target.nodeArgs);
   if (w.child.pid === undefined) throw new Error('whisper-ts did not start');
   return { w, folder: certDir, notify, pid: w.child.pid };
 }

@@ -7,7 +7,7 @@ import { startFaultProxy } from '../../test/support/fault-proxy.js';
 import type { TestEnv } from '../../test/support/env-types.js';
 import { startCountingProxy } from './counting-proxy.js';
 import { cpuMs, statusMb } from './procfs.js';
-import { certTags, register, startDaemon, until } from './daemon.js';
+import { certTags, register, startDaemon, until, type BenchDaemon } from './daemon.js';
 
 /** Sizes of the scale and idle measures. */
 export interface ScaleSize {
@@ -17,6 +17,8 @@ export interface ScaleSize {
   files: number;
   changes: number;
   idleMs: number;
+  /** Write a V8 CPU profile of each daemon into this folder (`--cpu-prof`); figures taken then are not comparable. */
+  profileDir?: string;
 }
 
 /** Figures of the scale and idle measures. */
@@ -51,26 +53,12 @@ export async function scaleAndIdle(env: TestEnv, size: ScaleSize, log: (m: strin
       extra: ['--concurrency', '20'] };
     const d = await startDaemon(env, target);
     const p0 = performance.now();
-    let result: Omit<ScaleResult, 'startupMs' | 'startupOrders' | 'startupPeakRssMb' | 'idle'>;
+    let result: Pick<ScaleResult, 'issueMs' | 'peakRssMb'>;
     try {
       await until(`${size.tagged} certificates`, () => countMsg(d.w.logs, 'certificate issued') >= size.tagged, 900_000, 50);
       const issueMs = performance.now() - p0;
       log(`${size.tagged} issued in ${(issueMs / 1000).toFixed(1)} s`);
-      await sleep(1000);
-      const changeCpuMs: number[] = [];
-      for (let i = 0; i < size.changes; i++) {
-        const seen = countMsg(d.w.logs, 'Consul catalog index moved, no service tags changed') + countMsg(d.w.logs, 'Consul catalog changed');
-        const before = await cpuMs(d.pid);
-        await register(consul.httpAddr, [{ name: `change-${i}`, tags: ['http'] }]);
-        await until('change seen', () =>
-          countMsg(d.w.logs, 'Consul catalog index moved, no service tags changed') + countMsg(d.w.logs, 'Consul catalog changed') > seen, 10_000, 5);
-        await sleep(500);
-        changeCpuMs.push((await cpuMs(d.pid)) - before);
-      }
-      const b0 = await cpuMs(d.pid);
-      await sleep(500);
-      const baselineCpuMs = (await cpuMs(d.pid)) - b0;
-      result = { issueMs, peakRssMb: await statusMb(d.pid, 'VmHWM'), changeCpuMs, baselineCpuMs };
+      result = { issueMs, peakRssMb: await statusMb(d.pid, 'VmHWM') };
     } finally {
       await d.w.stop();
     }
@@ -80,7 +68,8 @@ export async function scaleAndIdle(env: TestEnv, size: ScaleSize, log: (m: strin
     const consulProxy = await startCountingProxy(consul.httpAddr);
     const caProxy = await startFaultProxy(env.runDir, { url: pebble.directoryUrl.replace(/\/dir$/, ''), caFile: pebble.tlsCaFile });
     const s0 = performance.now();
-    const r = await startDaemon(env, { ...target, consul: consulProxy.addr, directoryUrl: `${caProxy.url}/dir`, caBundle: caProxy.caFile }, d.folder);
+    const profile = size.profileDir ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${size.profileDir}`] } : {};
+    const r = await startDaemon(env, { ...target, consul: consulProxy.addr, directoryUrl: `${caProxy.url}/dir`, caBundle: caProxy.caFile, ...profile }, d.folder);
     try {
       const planned = 'certificate present and valid; nothing to order';
       await until('start-up plan', () => countMsg(r.w.logs, planned) >= size.tagged, 300_000, 5);
@@ -88,6 +77,7 @@ export async function scaleAndIdle(env: TestEnv, size: ScaleSize, log: (m: strin
       log(`restart on ${size.files} files planned in ${startupMs.toFixed(0)} ms`);
       await sleep(2000);
       const startupPeakRssMb = await statusMb(r.pid, 'VmHWM');
+      const { changeCpuMs, baselineCpuMs } = await changes(r, consul.httpAddr, size.changes);
       const c0 = consulProxy.seen.length;
       const a0 = caProxy.seen.length;
       const cpu0 = await cpuMs(r.pid);
@@ -100,7 +90,7 @@ export async function scaleAndIdle(env: TestEnv, size: ScaleSize, log: (m: strin
         ca: caProxy.seen.length - a0,
         paths: [...new Set(consulReqs.map((q) => `${q.method} ${q.path.replace(/index=\d+/, 'index=N')}`))],
       };
-      return { ...result, startupMs, startupOrders: countMsg(r.w.logs, 'ordering certificate'), startupPeakRssMb, idle };
+      return { ...result, changeCpuMs, baselineCpuMs, startupMs, startupOrders: countMsg(r.w.logs, 'ordering certificate'), startupPeakRssMb, idle };
     } finally {
       await r.w.stop();
       await consulProxy.close();
@@ -110,4 +100,23 @@ export async function scaleAndIdle(env: TestEnv, size: ScaleSize, log: (m: strin
     await pebble.stop();
     await consul.stop();
   }
+}
+
+const CHANGE_SEEN = ['Consul catalog index moved, no service tags changed', 'Consul catalog changed'];
+
+/** CPU of the daemon around each of `count` registrations of one untagged service, and over the same window with none. */
+async function changes(d: BenchDaemon, consul: string, count: number): Promise<{ changeCpuMs: number[]; baselineCpuMs: number }> {
+  const seenNow = () => CHANGE_SEEN.reduce((n, msg) => n + countMsg(d.w.logs, msg), 0);
+  const changeCpuMs: number[] = [];
+  for (let i = 0; i < count; i++) {
+    const seen = seenNow();
+    const before = await cpuMs(d.pid);
+    await register(consul, [{ name: `change-${i}`, tags: ['http'] }]);
+    await until('change seen', () => seenNow() > seen, 10_000, 5);
+    await sleep(500);
+    changeCpuMs.push((await cpuMs(d.pid)) - before);
+  }
+  const b0 = await cpuMs(d.pid);
+  await sleep(500);
+  return { changeCpuMs, baselineCpuMs: (await cpuMs(d.pid)) - b0 };
 }

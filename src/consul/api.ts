@@ -8,6 +8,8 @@ import { WhisperError } from '../errors.js';
 import { formatConsulAddress, parseConsulAddress } from './address.js';
 import { DEFAULT_CONSUL_WAIT, blockingTimeoutMs } from './duration.js';
 import { toConsulError } from './errors.js';
+import { rawGet, type RawAnswer } from './raw-get.js';
+import { headerIndex, isNotFound, parseServices, toKvItem } from './answers.js';
 
 /** Options of {@link ConsulApi.catalogServices}. */
 export interface CatalogQuery {
@@ -22,8 +24,11 @@ export interface CatalogQuery {
 export interface CatalogServices {
   /** `X-Consul-Index` of the answer (0 when Consul sent none). */
   index: number;
-  /** Every service name with the union of its instances' tags. */
-  services: Record<string, string[]>;
+  /**
+   * Every service name with the union of its instances' tags. Read-only: when Consul sends the same bytes as for
+   * the previous call, this is the previous call's object itself, so a caller may skip its work by comparing.
+   */
+  services: Readonly<Record<string, string[]>>;
 }
 
 /** What whisper-ts asks of Consul: the I/O edge that the watcher, the notifier and the CLI share. */
@@ -113,7 +118,6 @@ type Answer = [res: IncomingMessage, body?: unknown];
 
 /** The part of node-consul used here; its bundled types do not declare `ctx` and `timeout`. */
 interface NodeConsul {
-  catalog: { service: { list(opts: CallOptions): Promise<Answer> } };
   kv: { get(opts: CallOptions): Promise<Answer>; set(opts: CallOptions): Promise<Answer> };
   session: {
     create(opts: CallOptions): Promise<Answer>;
@@ -131,43 +135,6 @@ function readPem(file: string | undefined, what: string): Buffer | undefined {
   } catch (err) {
     throw new WhisperError('CONFIG_INVALID', `Consul ${what} file ${file} cannot be read`, { cause: err });
   }
-}
-
-function parseServices(body: unknown, where: string): Record<string, string[]> {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw new WhisperError('CONSUL_ERROR', `Consul at ${where} answered GET /v1/catalog/services with something other than an object`, {
-      retryable: true,
-    });
-  }
-  const services: Record<string, string[]> = {};
-  for (const [name, tags] of Object.entries(body as Record<string, unknown>)) {
-    // A service without tags may come as null from older agents.
-    services[name] = Array.isArray(tags) ? tags.filter((t): t is string => typeof t === 'string') : [];
-  }
-  return services;
-}
-
-function toKvItem(raw: unknown): KvItem | undefined {
-  if (typeof raw !== 'object' || raw === null) return undefined;
-  const r = raw as { Key?: unknown; Value?: unknown; Session?: unknown; ModifyIndex?: unknown };
-  if (typeof r.Key !== 'string') return undefined;
-  return {
-    key: r.Key,
-    value: typeof r.Value === 'string' ? r.Value : '',
-    ...(typeof r.Session === 'string' && r.Session !== '' ? { session: r.Session } : {}),
-    modifyIndex: typeof r.ModifyIndex === 'number' ? r.ModifyIndex : 0,
-  };
-}
-
-function isNotFound(err: unknown): boolean {
-  const cause = (err as { cause?: { statusCode?: unknown } }).cause;
-  return cause?.statusCode === 404;
-}
-
-function headerIndex(res: IncomingMessage): number {
-  const raw = res.headers['x-consul-index'];
-  const n = Number(Array.isArray(raw) ? raw[0] : raw);
-  return Number.isFinite(n) ? n : 0;
 }
 
 /** The {@link ConsulApi} over node-consul, with TLS through an `https.Agent` and requests cancelled by AbortSignal. */
@@ -208,17 +175,43 @@ export function createConsulApi(options: ConsulApiOptions): ConsulApi {
     }
   }
 
+  /** The last catalog answer, to skip the parse of the next one when it is the same. */
+  let lastCatalog: { body: Buffer; services: Record<string, string[]> } | undefined;
   const kvEndpoint = (method: string, key: string) => `${method} /v1/kv/${key}`;
 
   return {
     async catalogServices({ index, wait, signal }) {
+      const endpoint = 'GET /v1/catalog/services';
+      if (signal?.aborted) throw new WhisperError('ABORTED', `${endpoint} aborted`);
       const blocking = index !== undefined && index > 0;
       const w = wait ?? DEFAULT_CONSUL_WAIT;
-      const timeout = blocking ? blockingTimeoutMs(w, marginMs) : marginMs;
-      const [res, body] = await call('GET /v1/catalog/services', timeout, signal, (o) =>
-        consul.catalog.service.list(blocking ? { ...o, index, wait: w } : o),
-      );
-      return { index: headerIndex(res), services: parseServices(body, where) };
+      let answer: RawAnswer;
+      try {
+        answer = await rawGet({
+          agent,
+          secure: address.secure,
+          host: address.host,
+          port: address.port,
+          path: `/v1/catalog/services${blocking ? `?index=${index}&wait=${encodeURIComponent(w)}` : ''}`,
+          timeoutMs: blocking ? blockingTimeoutMs(w, marginMs) : marginMs,
+          ...(options.token ? { token: options.token } : {}),
+          ...(signal ? { signal } : {}),
+        });
+      } catch (err) {
+        throw toConsulError(err, endpoint, where, signal);
+      }
+      const at = headerIndex(answer.headers);
+      // Most wake-ups of a large catalog change nothing in it (an instance moved, a node joined): same bytes, no parse.
+      if (lastCatalog?.body.equals(answer.body)) return { index: at, services: lastCatalog.services };
+      let body: unknown;
+      try {
+        body = JSON.parse(answer.body.toString('utf8'));
+      } catch (err) {
+        throw toConsulError(Object.assign(err as Error, { isCodec: true }), endpoint, where, signal);
+      }
+      const services = parseServices(body, where);
+      lastCatalog = { body: answer.body, services };
+      return { index: at, services };
     },
 
     async kvSet(key, value, signal) {
@@ -273,7 +266,7 @@ export function createConsulApi(options: ConsulApiOptions): ConsulApi {
         consul.kv.get(blocking ? { ...o, key, index, wait: w } : { ...o, key }),
       );
       const found = toKvItem(item);
-      return { index: headerIndex(res), ...(found ? { item: found } : {}) };
+      return { index: headerIndex(res.headers), ...(found ? { item: found } : {}) };
     },
 
     async kvList(prefix, { index, wait, signal }) {
@@ -283,7 +276,7 @@ export function createConsulApi(options: ConsulApiOptions): ConsulApi {
         consul.kv.get(blocking ? { ...o, key: prefix, recurse: true, index, wait: w } : { ...o, key: prefix, recurse: true }),
       );
       const items = Array.isArray(body) ? body.map(toKvItem).filter((i): i is KvItem => i !== undefined) : [];
-      return { index: headerIndex(res), items };
+      return { index: headerIndex(res.headers), items };
     },
 
     async leader(signal) {

@@ -1,14 +1,17 @@
 import { WhisperError, errorMessage, isWhisperError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { abortableSleep, backoffDelay, type BackoffOptions, type Sleep } from '../time.js';
-import type { ConsulApi } from './api.js';
-import { diffServices, normalizeServices, type ServiceTags } from './diff.js';
+import type { CatalogServices, ConsulApi } from './api.js';
+import { applyCatalog, type ServiceTags } from './diff.js';
 import { DEFAULT_CONSUL_WAIT, parseConsulDuration } from './duration.js';
 
 /** One change of the catalog, as {@link CatalogWatcher} reports it. */
 export interface CatalogChange {
-  /** Every service now, by name (sorted), with its tags (sorted, unique). */
-  readonly services: ReadonlyMap<string, readonly string[]>;
+  /**
+   * Every service now, by name, with its tags (sorted, unique). The watcher's own snapshot, updated in place on the
+   * next change (a catalog of 10,000 services is not copied on every change): read it during `onChange`, do not keep it.
+   */
+  readonly services: ServiceTags;
   /** Services that are new or whose tag set changed since the last report (all of them in the first report). */
   readonly changed: ReadonlySet<string>;
   /** Services gone since the last report. */
@@ -57,7 +60,9 @@ export class CatalogWatcher {
   readonly #now: () => number;
 
   #index = 0;
-  #snapshot: ServiceTags | undefined;
+  readonly #snapshot = new Map<string, readonly string[]>();
+  /** The answer `#snapshot` came from: the API gives the same object again when Consul's bytes did not change. */
+  #raw: CatalogServices['services'] | undefined;
   #reset = false;
   #resync = false;
   #attempt = 0;
@@ -144,14 +149,15 @@ export class CatalogWatcher {
     }
     if (index === this.#index) return;
     this.#index = index;
-    await this.#deliver(normalizeServices(answer.services), signal);
+    await this.#deliver(answer.services, signal);
   }
 
-  async #deliver(services: ServiceTags, signal: AbortSignal): Promise<void> {
-    const first = this.#snapshot === undefined;
-    const { changed, removed } = diffServices(this.#snapshot, services);
+  async #deliver(raw: CatalogServices['services'], signal: AbortSignal): Promise<void> {
+    const first = this.#raw === undefined;
     const reset = this.#reset;
-    this.#snapshot = services;
+    const { changed, removed } = raw === this.#raw ? { changed: new Set<string>(), removed: new Set<string>() } : applyCatalog(this.#snapshot, raw);
+    const services: ServiceTags = this.#snapshot;
+    this.#raw = raw;
     this.#reset = false;
     if (!first && !reset && changed.size === 0 && removed.size === 0) {
       this.#log.debug({ index: this.#index }, 'Consul catalog index moved, no service tags changed');

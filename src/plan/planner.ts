@@ -1,24 +1,11 @@
-import type { ErrorCode } from '../errors.js';
-import { WhisperError, errorMessage } from '../errors.js';
-import { createAllowList, type AllowList } from './allow.js';
-import { normalizeHostname } from './hostname.js';
+import { WhisperError } from '../errors.js';
+import { createAllowList } from './allow.js';
 import { quote } from './quote.js';
-import { parseTags } from './tags.js';
+import { addProblem, planService, problemKey, MAX_CERT_ID_LENGTH, type PlanProblem, type ServicePlan } from './service.js';
 import type { ServiceTags, WantedCert } from './types.js';
 
 export { certsEqual, diffPlans, type PlanDiff } from './diff.js';
-
-/** Something in a service's tags the planner skipped, and why. */
-export interface PlanProblem {
-  /** The Consul service whose tags asked for it (several, comma-separated, for `TOO_MANY_NAMES`). */
-  readonly service: string;
-  /** The tag at fault, as `key=value` (value trimmed). */
-  readonly tag?: string;
-  /** `HOSTNAME_INVALID`, `DOMAIN_NOT_ALLOWED` or `TOO_MANY_NAMES`. */
-  readonly code: ErrorCode;
-  /** One line for the operator; untrusted parts are quoted and escaped. */
-  readonly message: string;
-}
+export { MAX_CERT_ID_LENGTH, type PlanProblem, type ServicePlan } from './service.js';
 
 /** What the planner wants: certificates sorted by id, and the problems it skipped. */
 export interface Plan {
@@ -36,26 +23,10 @@ export interface PlanOptions {
 
 /** Default of {@link PlanOptions.maxNames}: Let's Encrypt's limit of names per certificate. */
 export const DEFAULT_MAX_NAMES = 100;
-/**
- * Longest certificate id. An id becomes a file name (`<id>.pem`, and temporary or per-format
- * names beside it) and those must stay under the 255-byte limit of common file systems.
- */
-export const MAX_CERT_ID_LENGTH = 200;
-/** First labels of multi-host ids; a single-host certificate using them would take that file. */
-const RESERVED_FIRST_LABEL = /^multi-hosts(?:-[0-9]+)?$/;
 
 /** Code-unit order: independent of locale, so plans are byte-for-byte reproducible. */
 export function compareStrings(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
-}
-
-interface Collect {
-  readonly allow: AllowList;
-  /** single-host id → zones it came from and services. */
-  readonly singles: Map<string, { zones: Set<string>; services: Set<string> }>;
-  /** zone → name → services. */
-  readonly zones: Map<string, Map<string, Set<string>>>;
-  readonly problems: Map<string, PlanProblem>;
 }
 
 /**
@@ -74,117 +45,72 @@ interface Collect {
  * @throws WhisperError `CONFIG_INVALID` for an invalid allow-list entry or `maxNames`.
  */
 export function planCertificates(services: readonly ServiceTags[], options: PlanOptions = {}): Plan {
-  const maxNames = options.maxNames ?? DEFAULT_MAX_NAMES;
+  const maxNames = checkedMaxNames(options.maxNames);
+  const allow = createAllowList(options.allowDomains ?? []);
+  const parts: ServicePlan[] = [];
+  for (const service of services) {
+    const part = planService(service, allow);
+    if (part !== undefined) parts.push(part);
+  }
+  return assemblePlan(parts, maxNames);
+}
+
+/** @throws WhisperError `CONFIG_INVALID` unless a positive integer (undefined: the default). */
+export function checkedMaxNames(maxNames = DEFAULT_MAX_NAMES): number {
   if (!Number.isSafeInteger(maxNames) || maxNames < 1) {
     throw new WhisperError('CONFIG_INVALID', `maxNames must be a positive integer, got ${String(maxNames)}`);
   }
-  const collect: Collect = {
-    allow: createAllowList(options.allowDomains ?? []),
-    singles: new Map(),
-    zones: new Map(),
-    problems: new Map(),
-  };
-  for (const service of services) planService(service, collect);
+  return maxNames;
+}
+
+/**
+ * Joins services' parts (from `planService`) into the plan: single-host certificates by id, each zone's names into
+ * its multi-host certificate(s), every object frozen and sorted so any order of `parts` gives an equal plan.
+ */
+export function assemblePlan(parts: Iterable<ServicePlan>, maxNames: number): Plan {
+  /** single-host id → zones it came from and services. */
+  const singles = new Map<string, { zones: Set<string>; services: Set<string> }>();
+  /** zone → name → services. */
+  const zones = new Map<string, Map<string, Set<string>>>();
+  const problems = new Map<string, PlanProblem>();
+  for (const part of parts) {
+    for (const { id, zone } of part.singles) {
+      let entry = singles.get(id);
+      if (entry === undefined) singles.set(id, (entry = { zones: new Set(), services: new Set() }));
+      entry.zones.add(zone);
+      entry.services.add(part.service);
+    }
+    for (const { zone, name } of part.vhosts) {
+      let names = zones.get(zone);
+      if (names === undefined) zones.set(zone, (names = new Map()));
+      let wanters = names.get(name);
+      if (wanters === undefined) names.set(name, (wanters = new Set()));
+      wanters.add(part.service);
+    }
+    for (const p of part.problems) problems.set(problemKey(p), p);
+  }
 
   const certs: WantedCert[] = [];
-  for (const [id, single] of collect.singles) {
+  for (const [id, single] of singles) {
     // The same host can come from two zones (service `www.a` in `example.com`, `www` in
     // `a.example.com`); the most specific zone is kept so the choice does not depend on order.
     const zone = [...single.zones].sort((a, b) => b.length - a.length || compareStrings(a, b))[0] ?? '';
     certs.push(wanted(id, 'single', zone, [id], single.services));
   }
-  for (const [zone, names] of collect.zones) certs.push(...multiCerts(zone, names, maxNames, collect));
+  for (const [zone, names] of zones) certs.push(...multiCerts(zone, names, maxNames, problems));
   certs.sort((a, b) => compareStrings(a.id, b.id));
 
-  const problems = [...collect.problems.values()].sort(
+  const sorted = [...problems.values()].sort(
     (a, b) =>
       compareStrings(a.service, b.service) ||
       compareStrings(a.tag ?? '', b.tag ?? '') ||
       compareStrings(a.code, b.code) ||
       compareStrings(a.message, b.message),
   );
-  return Object.freeze({ certs: Object.freeze(certs), problems: Object.freeze(problems) });
+  return Object.freeze({ certs: Object.freeze(certs), problems: Object.freeze(sorted) });
 }
 
-function planService(service: ServiceTags, c: Collect): void {
-  const tags = parseTags(service.tags);
-  const dns = tags.get('dns');
-  const vhosts = tags.get('vhost');
-  const hasSsl = tags.has('ssl');
-  const multi = vhosts !== undefined && (hasSsl || tags.has('https'));
-  const single = vhosts === undefined && hasSsl;
-  if (dns === undefined || (!multi && !single)) return;
-
-  const seen = new Set<string>();
-  for (const rawZone of dns) {
-    const dnsTag = `dns=${rawZone}`;
-    let zone: string;
-    try {
-      zone = normalizeHostname(rawZone);
-    } catch (err) {
-      problem(c, service.name, dnsTag, 'HOSTNAME_INVALID', `invalid zone: ${errorMessage(err)}`);
-      continue;
-    }
-    if (seen.has(zone)) continue;
-    seen.add(zone);
-    if (multi) {
-      for (const vhost of vhosts ?? []) addVhost(c, service.name, zone, vhost);
-    } else {
-      addSingle(c, service.name, zone, dnsTag);
-    }
-  }
-}
-
-function addVhost(c: Collect, service: string, zone: string, vhost: string): void {
-  const tag = `vhost=${vhost}`;
-  if (vhost !== '*' && vhost.includes('*')) {
-    problem(c, service, tag, 'HOSTNAME_INVALID', `the only wildcard allowed is vhost=* (for *.${zone})`);
-    return;
-  }
-  const name = checkedName(c, service, tag, `${vhost}.${zone}`, vhost === '*');
-  if (name === undefined) return;
-  let names = c.zones.get(zone);
-  if (names === undefined) c.zones.set(zone, (names = new Map()));
-  let wanters = names.get(name);
-  if (wanters === undefined) names.set(name, (wanters = new Set()));
-  wanters.add(service);
-}
-
-function addSingle(c: Collect, service: string, zone: string, dnsTag: string): void {
-  const name = checkedName(c, service, dnsTag, `${service}.${zone}`, false);
-  if (name === undefined) return;
-  const first = name.slice(0, name.indexOf('.'));
-  if (RESERVED_FIRST_LABEL.test(first)) {
-    problem(c, service, dnsTag, 'HOSTNAME_INVALID', `${quote(name)}: ${quote(first)} is reserved for multi-host certificates`);
-    return;
-  }
-  if (name.length > MAX_CERT_ID_LENGTH) {
-    problem(c, service, dnsTag, 'HOSTNAME_INVALID', `${quote(name)} is longer than ${MAX_CERT_ID_LENGTH} characters, too long for a certificate file name`);
-    return;
-  }
-  let entry = c.singles.get(name);
-  if (entry === undefined) c.singles.set(name, (entry = { zones: new Set(), services: new Set() }));
-  entry.zones.add(zone);
-  entry.services.add(service);
-}
-
-/** Normalizes and allow-checks one name; records a problem and returns undefined when it fails. */
-function checkedName(c: Collect, service: string, tag: string, raw: string, wildcard: boolean): string | undefined {
-  let name: string;
-  try {
-    name = normalizeHostname(raw, { allowWildcard: wildcard });
-  } catch (err) {
-    problem(c, service, tag, 'HOSTNAME_INVALID', errorMessage(err));
-    return undefined;
-  }
-  if (!c.allow.allows(name)) {
-    problem(c, service, tag, 'DOMAIN_NOT_ALLOWED', `${quote(name)} is not in the allow-list`);
-    return undefined;
-  }
-  return name;
-}
-
-function multiCerts(zone: string, byName: Map<string, Set<string>>, maxNames: number, c: Collect): WantedCert[] {
+function multiCerts(zone: string, byName: Map<string, Set<string>>, maxNames: number, problems: Map<string, PlanProblem>): WantedCert[] {
   const names = [...byName.keys()].sort(compareStrings);
   const chunks: string[][] = [];
   for (let start = 0; start < names.length; start += maxNames) chunks.push(names.slice(start, start + maxNames));
@@ -192,13 +118,13 @@ function multiCerts(zone: string, byName: Map<string, Set<string>>, maxNames: nu
   const longest = ids[ids.length - 1] ?? '';
   if (longest.length > MAX_CERT_ID_LENGTH) {
     const message = `multi-host certificate id ${quote(longest)} is longer than ${MAX_CERT_ID_LENGTH} characters, too long for a file name`;
-    for (const service of servicesOf(names, byName)) problem(c, service, `dns=${zone}`, 'HOSTNAME_INVALID', message);
+    for (const service of servicesOf(names, byName)) addProblem(problems, service, `dns=${zone}`, 'HOSTNAME_INVALID', message);
     return [];
   }
   const certs = chunks.map((chunk, i) => wanted(ids[i] ?? '', 'multi', zone, chunk, servicesOf(chunk, byName)));
   if (certs.length > 1) {
-    problem(
-      c,
+    addProblem(
+      problems,
       servicesOf(names, byName).join(', '),
       `dns=${zone}`,
       'TOO_MANY_NAMES',
@@ -220,12 +146,4 @@ function wanted(id: string, kind: WantedCert['kind'], zone: string, names: reado
     names: Object.freeze([...names]),
     services: Object.freeze([...services].sort(compareStrings)),
   });
-}
-
-function problem(c: Collect, service: string, tag: string | undefined, code: ErrorCode, message: string): void {
-  const full = `service ${quote(service)}${tag === undefined ? '' : `, tag ${quote(tag)}`}: ${message}`;
-  const key = JSON.stringify([service, tag, code, full]);
-  if (c.problems.has(key)) return;
-  const entry: PlanProblem = tag === undefined ? { service, code, message: full } : { service, tag, code, message: full };
-  c.problems.set(key, Object.freeze(entry));
 }

@@ -107,7 +107,7 @@ function daemonParts(fs: AtomicFs = nodeFs) {
     }
     throw new Error(`no ${type} event #${count}`);
   }
-  const start = () => reconciler.update([{ name: 'web', tags: ['dns=example.com', 'ssl=on'] }], 'all');
+  const start = () => reconciler.update(new Map([['web', ['dns=example.com', 'ssl=on']]]), 'all');
   return { clock, logger, queue, issued, state, next, start };
 }
 

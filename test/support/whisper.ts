@@ -26,9 +26,9 @@ export function envArgs(env: TestEnv): string[] {
   return ['--consul', env.consul.httpAddr, '--directory-url', env.pebble.directoryUrl, '--ca-bundle', env.pebble.tlsCaFile, '--dns-resolver', env.dnsFront.addr];
 }
 
-/** Starts `node dist/bin.js <args>` with debug logs. */
-export function startWhisper(args: readonly string[], extraEnv: Record<string, string> = {}): WhisperProcess {
-  const child = spawn(process.execPath, [BIN, ...args, '--debug'], {
+/** Starts `node [nodeArgs] dist/bin.js <args>` with debug logs. */
+export function startWhisper(args: readonly string[], extraEnv: Record<string, string> = {}, nodeArgs: readonly string[] = []): WhisperProcess {
+  const child = spawn(process.execPath, [...nodeArgs, BIN, ...args, '--debug'], {
     env: {
       ...process.env,
       ACME_REGISTER_EMAIL: 'tests@example.com',

@@ -57,14 +57,15 @@ function fakes(files: Record<string, StoredCert | Error> = {}) {
 }
 
 const svc = (name: string, tags: string[]) => ({ name, tags });
+const catalog = (...services: Array<{ name: string; tags: string[] }>) => new Map(services.map((s) => [s.name, s.tags]));
 
 describe('Reconciler.update', () => {
   it('queues new and changed certificates, forgets removed ones', () => {
     const { r, enqueued, forgotten } = fakes();
-    r.update([svc('web', ['dns=example.com', 'ssl=on']), svc('a', ['dns=example.com', 'vhost=a', 'https=443'])], 'all');
+    r.update(catalog(svc('web', ['dns=example.com', 'ssl=on']), svc('a', ['dns=example.com', 'vhost=a', 'https=443'])), 'all');
     expect(enqueued).toEqual([['multi-hosts.example.com', 'start'], ['web.example.com', 'start']]);
     enqueued.length = 0;
-    r.update([svc('a', ['dns=example.com', 'vhost=a', 'https=443']), svc('b', ['dns=example.com', 'vhost=b', 'https=443'])], new Set(['b', 'web']));
+    r.update(catalog(svc('a', ['dns=example.com', 'vhost=a', 'https=443']), svc('b', ['dns=example.com', 'vhost=b', 'https=443'])), new Set(['b', 'web']));
     expect(enqueued).toEqual([['multi-hosts.example.com', 'names changed']]);
     expect(forgotten).toEqual(['web.example.com']);
   });
@@ -72,8 +73,8 @@ describe('Reconciler.update', () => {
   it('queues nothing when the plan did not change', () => {
     const { r, enqueued } = fakes();
     const services = [svc('web', ['dns=example.com', 'ssl=on'])];
-    r.update(services, 'all');
-    r.update([...services, svc('other', ['unrelated'])], new Set(['other']));
+    r.update(catalog(...services), 'all');
+    r.update(catalog(...services, svc('other', ['unrelated'])), new Set(['other']));
     expect(enqueued).toHaveLength(1);
     r.sweep();
     expect(enqueued.at(-1)).toEqual(['web.example.com', 'sweep']);

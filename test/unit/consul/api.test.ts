@@ -81,6 +81,42 @@ describe('createConsulApi: catalog', () => {
     expect(seen).toEqual([{ method: 'GET', url: '/v1/catalog/services', token: 'secret-token', body: '' }]);
   });
 
+  it('keeps a service called __proto__ as a service, and drops tags that are not strings', async () => {
+    handler = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'x-consul-index': '7' });
+      res.end('{"__proto__":["dns=example.com","ssl=on"],"odd":["a",1,null,"b"]}');
+    };
+    const { services } = await local().catalogServices({});
+    expect(Object.keys(services)).toEqual(['__proto__', 'odd']);
+    expect(services['__proto__']).toEqual(['dns=example.com', 'ssl=on']);
+    expect(services['odd']).toEqual(['a', 'b']);
+  });
+
+  it('answers the previous services object when Consul sends the same bytes again, and parses a changed answer', async () => {
+    let catalog: Record<string, string[]> = { web: ['dns=example.com', 'ssl=on'] };
+    let index = 5;
+    handler = (_req, res) => json(res, 200, catalog, index++);
+    const consul = local();
+    const first = await consul.catalogServices({});
+    const second = await consul.catalogServices({ index: 5 });
+    expect(second).toEqual({ index: 6, services: first.services });
+    expect(second.services).toBe(first.services);
+    catalog = { ...catalog, api: [] };
+    const third = await consul.catalogServices({ index: 6 });
+    expect(third.services).not.toBe(first.services);
+    expect(third.services).toEqual({ web: ['dns=example.com', 'ssl=on'], api: [] });
+  });
+
+  it('names an answer that is not JSON as unreadable, and retryable', async () => {
+    handler = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'x-consul-index': '3' });
+      res.end('{"web": [');
+    };
+    const err = await local().catalogServices({}).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'CONSUL_ERROR', retryable: true });
+    expect((err as Error).message).toMatch(/unreadable answer to GET \/v1\/catalog\/services/);
+  });
+
   it('blocks with index and wait when given an index', async () => {
     handler = (_req, res) => json(res, 200, {}, 43);
     await local().catalogServices({ index: 42, wait: '30s' });

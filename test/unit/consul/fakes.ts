@@ -16,9 +16,10 @@ function blockUntilAborted(signal: AbortSignal | undefined): Promise<never> {
 
 /**
  * A ConsulApi whose catalog answers follow a script; after the last step it blocks until aborted and resolves
- * `drained`. Records each query's options.
+ * `drained`. Records each query's options. Each answer is a copy of its step's services, unless `sameObjects`
+ * (then a step's own object is answered, as the real API does when Consul sends the same bytes again).
  */
-export function scriptedApi(steps: Step[], onCall?: (q: CatalogQuery) => void) {
+export function scriptedApi(steps: Step[], onCall?: (q: CatalogQuery) => void, sameObjects = false) {
   const queries: CatalogQuery[] = [];
   const kv = new Map<string, string>();
   let resolveDrained!: () => void;
@@ -33,7 +34,7 @@ export function scriptedApi(steps: Step[], onCall?: (q: CatalogQuery) => void) {
         return blockUntilAborted(q.signal);
       }
       if (step instanceof Error) throw step;
-      return { index: step.index, services: structuredClone(step.services) };
+      return { index: step.index, services: sameObjects ? step.services : structuredClone(step.services) };
     },
     async kvSet(key, value) {
       kv.set(key, value);

@@ -14,8 +14,8 @@ function capturingLog() {
 }
 
 /** Runs a watcher over a script until the script is used up, then aborts it. */
-async function runScript(steps: Step[], extra: Partial<ConstructorParameters<typeof CatalogWatcher>[0]> = {}) {
-  const { api, queries, drained } = scriptedApi(steps);
+async function runScript(steps: Step[], extra: Partial<ConstructorParameters<typeof CatalogWatcher>[0]> = {}, sameObjects = false) {
+  const { api, queries, drained } = scriptedApi(steps, undefined, sameObjects);
   const clock = fakeClock();
   const changes: CatalogChange[] = [];
   const { log, lines } = capturingLog();
@@ -48,10 +48,12 @@ describe('CatalogWatcher: reports', () => {
     const { changes, queries } = await runScript([{ index: 7, services: { web: ['b=2', 'a=1', 'b=2'], consul: [] } }]);
     expect(changes).toHaveLength(1);
     expect(summary(changes[0]!)).toEqual({ changed: ['consul', 'web'], removed: [], reset: false });
-    expect([...changes[0]!.services]).toEqual([
-      ['consul', []],
-      ['web', ['a=1', 'b=2']],
-    ]);
+    expect(changes[0]!.services).toEqual(
+      new Map([
+        ['consul', []],
+        ['web', ['a=1', 'b=2']],
+      ]),
+    );
     // The first query does not block; the next one blocks on the answer's index.
     expect(queries).toEqual([
       { index: 0, wait: '30s' },
@@ -99,6 +101,31 @@ describe('CatalogWatcher: reports', () => {
       { index: 12, services: { a: ['2', '1', '1'] } },
     ]);
     expect(changes).toHaveLength(1);
+  });
+});
+
+describe('CatalogWatcher: unchanged answers', () => {
+  it('skips an answer that is the same object as the last one (same bytes from Consul) without comparing it', async () => {
+    const catalog = { a: ['dns=example.com', 'ssl=on'], b: ['http'] };
+    const { changes, lines } = await runScript([{ index: 10, services: catalog }, { index: 11, services: catalog }, { index: 12, services: { ...catalog, c: [] } }], {}, true);
+    expect(changes.map(summary)).toEqual([
+      { changed: ['a', 'b'], removed: [], reset: false },
+      { changed: ['c'], removed: [], reset: false },
+    ]);
+    expect(lines.filter((l) => l.msg === 'Consul catalog index moved, no service tags changed').map((l) => l.index)).toEqual([11]);
+  });
+
+  it('still reports a pending reset when the same answer comes again', async () => {
+    const catalog = { a: [] };
+    let calls = 0;
+    const seen: CatalogChange[] = [];
+    await runScript([{ index: 1, services: catalog }, { index: 2, services: catalog }], {
+      onChange: (c) => {
+        if (++calls === 1) throw new Error('planner exploded');
+        seen.push(c);
+      },
+    }, true);
+    expect(seen.map(summary)).toEqual([{ changed: [], removed: [], reset: true }]);
   });
 });
 

@@ -1,0 +1,142 @@
+import type { ErrorCode } from '../errors.js';
+import { errorMessage } from '../errors.js';
+import type { AllowList } from './allow.js';
+import { normalizeHostname } from './hostname.js';
+import { quote } from './quote.js';
+import { parseTags } from './tags.js';
+import type { ServiceTags } from './types.js';
+
+/** Something in a service's tags the planner skipped, and why. */
+export interface PlanProblem {
+  /** The Consul service whose tags asked for it (several, comma-separated, for `TOO_MANY_NAMES`). */
+  readonly service: string;
+  /** The tag at fault, as `key=value` (value trimmed). */
+  readonly tag?: string;
+  /** `HOSTNAME_INVALID`, `DOMAIN_NOT_ALLOWED` or `TOO_MANY_NAMES`. */
+  readonly code: ErrorCode;
+  /** One line for the operator; untrusted parts are quoted and escaped. */
+  readonly message: string;
+}
+
+/**
+ * What one service asks of the plan, worked out from its tags alone: its own certificates, the names it adds to
+ * zones' multi-host certificates, and what was skipped. Services never affect each other's part, so a catalog
+ * change only needs the parts of the services that changed (see `IncrementalPlanner`).
+ */
+export interface ServicePlan {
+  readonly service: string;
+  /** Single-host certificates: id (= the name) and the zone it came from. */
+  readonly singles: ReadonlyArray<{ readonly id: string; readonly zone: string }>;
+  /** Names for the multi-host certificate of each zone. */
+  readonly vhosts: ReadonlyArray<{ readonly zone: string; readonly name: string }>;
+  readonly problems: readonly PlanProblem[];
+}
+
+/**
+ * Longest certificate id. An id becomes a file name (`<id>.pem`, and temporary or per-format
+ * names beside it) and those must stay under the 255-byte limit of common file systems.
+ */
+export const MAX_CERT_ID_LENGTH = 200;
+/** First labels of multi-host ids; a single-host certificate using them would take that file. */
+const RESERVED_FIRST_LABEL = /^multi-hosts(?:-[0-9]+)?$/;
+
+interface Draft {
+  readonly service: string;
+  readonly allow: AllowList;
+  readonly singles: Array<{ id: string; zone: string }>;
+  readonly vhosts: Array<{ zone: string; name: string }>;
+  readonly problems: Map<string, PlanProblem>;
+}
+
+/**
+ * One service's part of the plan (whisper's rules): for each `dns=<zone>`, when it has `vhost=` tags and an
+ * `https=` or `ssl=` tag, every `<vhost>.<zone>` goes to the zone's multi-host certificate; when it has `ssl=` and
+ * no `vhost=`, `<service>.<zone>` gets a certificate of its own; otherwise nothing. Returns `undefined` when the
+ * service asks for nothing at all (most services of a catalog). Invalid or disallowed names become problems.
+ */
+export function planService(service: ServiceTags, allow: AllowList): ServicePlan | undefined {
+  const tags = parseTags(service.tags);
+  const dns = tags.get('dns');
+  const vhosts = tags.get('vhost');
+  const hasSsl = tags.has('ssl');
+  const multi = vhosts !== undefined && (hasSsl || tags.has('https'));
+  const single = vhosts === undefined && hasSsl;
+  if (dns === undefined || (!multi && !single)) return undefined;
+
+  const d: Draft = { service: service.name, allow, singles: [], vhosts: [], problems: new Map() };
+  const seen = new Set<string>();
+  for (const rawZone of dns) {
+    const dnsTag = `dns=${rawZone}`;
+    let zone: string;
+    try {
+      zone = normalizeHostname(rawZone);
+    } catch (err) {
+      addProblem(d.problems, d.service, dnsTag, 'HOSTNAME_INVALID', `invalid zone: ${errorMessage(err)}`);
+      continue;
+    }
+    if (seen.has(zone)) continue;
+    seen.add(zone);
+    if (multi) {
+      for (const vhost of vhosts ?? []) addVhost(d, zone, vhost);
+    } else {
+      addSingle(d, zone, dnsTag);
+    }
+  }
+  return Object.freeze({ service: d.service, singles: d.singles, vhosts: d.vhosts, problems: [...d.problems.values()] });
+}
+
+function addVhost(d: Draft, zone: string, vhost: string): void {
+  const tag = `vhost=${vhost}`;
+  if (vhost !== '*' && vhost.includes('*')) {
+    addProblem(d.problems, d.service, tag, 'HOSTNAME_INVALID', `the only wildcard allowed is vhost=* (for *.${zone})`);
+    return;
+  }
+  const name = checkedName(d, tag, `${vhost}.${zone}`, vhost === '*');
+  if (name !== undefined) d.vhosts.push({ zone, name });
+}
+
+function addSingle(d: Draft, zone: string, dnsTag: string): void {
+  const name = checkedName(d, dnsTag, `${d.service}.${zone}`, false);
+  if (name === undefined) return;
+  const first = name.slice(0, name.indexOf('.'));
+  if (RESERVED_FIRST_LABEL.test(first)) {
+    addProblem(d.problems, d.service, dnsTag, 'HOSTNAME_INVALID', `${quote(name)}: ${quote(first)} is reserved for multi-host certificates`);
+    return;
+  }
+  if (name.length > MAX_CERT_ID_LENGTH) {
+    const message = `${quote(name)} is longer than ${MAX_CERT_ID_LENGTH} characters, too long for a certificate file name`;
+    addProblem(d.problems, d.service, dnsTag, 'HOSTNAME_INVALID', message);
+    return;
+  }
+  d.singles.push({ id: name, zone });
+}
+
+/** Normalizes and allow-checks one name; records a problem and returns undefined when it fails. */
+function checkedName(d: Draft, tag: string, raw: string, wildcard: boolean): string | undefined {
+  let name: string;
+  try {
+    name = normalizeHostname(raw, { allowWildcard: wildcard });
+  } catch (err) {
+    addProblem(d.problems, d.service, tag, 'HOSTNAME_INVALID', errorMessage(err));
+    return undefined;
+  }
+  if (!d.allow.allows(name)) {
+    addProblem(d.problems, d.service, tag, 'DOMAIN_NOT_ALLOWED', `${quote(name)} is not in the allow-list`);
+    return undefined;
+  }
+  return name;
+}
+
+/** Adds a problem to `problems` unless the same one is there already. */
+export function addProblem(problems: Map<string, PlanProblem>, service: string, tag: string | undefined, code: ErrorCode, message: string): void {
+  const full = `service ${quote(service)}${tag === undefined ? '' : `, tag ${quote(tag)}`}: ${message}`;
+  const key = JSON.stringify([service, tag, code, full]);
+  if (problems.has(key)) return;
+  const entry: PlanProblem = tag === undefined ? { service, code, message: full } : { service, tag, code, message: full };
+  problems.set(key, Object.freeze(entry));
+}
+
+/** The key {@link addProblem} de-duplicates by. */
+export function problemKey(p: PlanProblem): string {
+  return JSON.stringify([p.service, p.tag, p.code, p.message]);
+}
