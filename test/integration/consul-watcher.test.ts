@@ -137,6 +137,33 @@ describe('CatalogWatcher against a real Consul agent', () => {
     }
   });
 
+  it('answers the same services object, unparsed, when the index moves but the service list is byte-for-byte the same', async () => {
+    // Its own agent: the shared one changes under the other test files.
+    const agent = await startConsul({ dir: env.runDir, node: `same-${tag}` });
+    cleanups.push(() => agent.stop());
+    const api = createConsulApi({ address: agent.httpAddr });
+    try {
+      const put = (id: string) =>
+        fetch(`http://${agent.httpAddr}/v1/agent/service/register`, {
+          method: 'PUT',
+          body: JSON.stringify({ ID: id, Name: 'web', Tags: ['dns=example.com', 'ssl=on'], Port: 8443 }),
+        });
+      expect((await put('web-1')).ok).toBe(true);
+      const first = await api.catalogServices({});
+      expect(first.services['web']).toEqual(['dns=example.com', 'ssl=on']);
+      // A second instance with the same tags moves the catalog's index; the union of tags stays the same.
+      expect((await put('web-2')).ok).toBe(true);
+      const second = await api.catalogServices({ index: first.index, wait: '10s' });
+      expect(second.index).toBeGreaterThan(first.index);
+      expect(second.services).toBe(first.services);
+      await fetch(`http://${agent.httpAddr}/v1/agent/service/register`, { method: 'PUT', body: JSON.stringify({ ID: 'db', Name: 'db', Port: 5432 }) });
+      const third = await api.catalogServices({ index: second.index, wait: '10s' });
+      expect(third.services).not.toBe(first.services);
+    } finally {
+      api.close?.();
+    }
+  });
+
   it('writes the notify key through the notifier, and kvGet reads it back', async () => {
     const api = createConsulApi({ address: env.consul.httpAddr });
     const key = `whisper-it/${tag}/updated`;
