@@ -1,10 +1,10 @@
 import { X509Certificate, createPrivateKey } from 'node:crypto';
-import { crypto as acmeCrypto, type Authorization, type Order } from 'acme-client';
+import type { Authorization, Order } from 'acme-client';
 import type { DnsProvider, TxtRecord } from '../dns/provider.js';
 import { WhisperError, isWhisperError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { WantedCert } from '../plan/types.js';
-import { dnsNames } from '../store/pem.js';
+import { dnsNames, pemCertificates } from '../store/pem.js';
 import type { CertBundle } from '../store/types.js';
 import type { ChallengeJournal } from './journal.js';
 import { createCsr, generateKey, type KeyType } from './keys.js';
@@ -183,7 +183,8 @@ function orderIs(what: string, order: Order, wanted: 'ready' | 'valid'): boolean
 }
 
 function checkIssued(what: string, pem: string, key: string, names: readonly string[]): CertBundle {
-  const [leaf, ...chain] = acmeCrypto.splitPemChain(pem);
+  // A text split, not acme-client's splitPemChain: that one decodes and re-encodes every certificate through asn1js.
+  const [leaf, ...chain] = pemCertificates(pem);
   if (leaf === undefined) throw new WhisperError('ACME_BAD_RESPONSE', `${what}: the CA sent no certificate`);
   let x509: X509Certificate;
   try {

@@ -16,6 +16,23 @@ export interface TransportOptions {
   now?: () => Date;
 }
 
+/**
+ * What every client of one CA shares: its directory, and nonces from earlier answers. acme-client fetches the
+ * directory once per client and a fresh nonce (a HEAD request) before every signed request; reusing them halves the
+ * requests of an order (RFC 8555 section 7.2: any answer's `Replay-Nonce` may be used once).
+ */
+interface SharedCa {
+  directory?: { data: Record<string, unknown>; at: number };
+  nonces: Array<{ value: string; at: number }>;
+}
+
+/** The shared directory is read again after this long. */
+const DIRECTORY_TTL_MS = 10 * 60_000;
+/** Older nonces are dropped: a CA forgets them after a while, and each stale one costs a `badNonce` round trip. */
+const NONCE_TTL_MS = 30_000;
+/** Nonces kept per CA: more than the orders in flight ever use at once. */
+const MAX_NONCES = 64;
+
 interface RawAnswer {
   status: number;
   headers: Record<string, unknown>;
@@ -25,8 +42,10 @@ interface RawAnswer {
 // The parts of acme-client 5.x's HttpClient (src/http.js) we hook. Not in its typings.
 interface HttpInternals {
   maxBadNonceRetries: number;
+  directoryCache: Record<string, unknown> | null;
+  directoryTimestamp: number;
   request(url: string, method: string, opts?: Record<string, unknown>): Promise<RawAnswer>;
-  signedRequest(url: string, payload: unknown, opts?: unknown, attempts?: number): Promise<RawAnswer>;
+  signedRequest(url: string, payload: unknown, opts?: { nonce?: string | null } & Record<string, unknown>, attempts?: number): Promise<RawAnswer>;
   getDirectory(): Promise<Record<string, unknown>>;
 }
 
@@ -56,6 +75,21 @@ function contentType(answer: RawAnswer): string {
   return typeof value === 'string' ? value.toLowerCase() : '';
 }
 
+/** A nonce of `ca` young enough to use, taken out of the pool; the newest first. */
+function takeNonce(ca: SharedCa, now: number): string | undefined {
+  for (let n = ca.nonces.pop(); n !== undefined; n = ca.nonces.pop()) {
+    if (now - n.at < NONCE_TTL_MS) return n.value;
+  }
+  return undefined;
+}
+
+function keepNonce(ca: SharedCa, answer: RawAnswer, now: number): void {
+  const value = answer.headers['replay-nonce'];
+  if (typeof value !== 'string' || value === '') return;
+  ca.nonces.push({ value, at: now });
+  if (ca.nonces.length > MAX_NONCES) ca.nonces.shift();
+}
+
 function transportError(what: string, url: string, err: unknown, signal: AbortSignal | undefined): WhisperError {
   const code = (err as { code?: unknown } | null)?.code;
   if (signal?.aborted || code === 'ERR_CANCELED') {
@@ -77,6 +111,7 @@ export function createAcmeClientFactory(options: TransportOptions = {}): AcmeCli
   const timeout = options.requestTimeoutMs ?? 30_000;
   const badNonceRetries = options.badNonceRetries ?? 5;
   const now = options.now ?? (() => new Date());
+  const cas = new Map<string, SharedCa>();
 
   return (spec: AcmeClientSpec): AcmeClient => {
     const client = new Client({
@@ -95,6 +130,10 @@ export function createAcmeClientFactory(options: TransportOptions = {}): AcmeCli
     http.maxBadNonceRetries = badNonceRetries;
     const request = http.request.bind(http);
     const signedRequest = http.signedRequest.bind(http);
+    const getDirectory = http.getDirectory.bind(http);
+    let ca = cas.get(spec.directoryUrl);
+    if (ca === undefined) cas.set(spec.directoryUrl, (ca = { nonces: [] }));
+    const shared = ca;
 
     http.request = async (url, method, opts = {}) => {
       if (signal?.aborted) throw transportError(what, url, signal.reason, signal);
@@ -105,8 +144,10 @@ export function createAcmeClientFactory(options: TransportOptions = {}): AcmeCli
       } catch (err) {
         throw transportError(what, url, err, signal);
       }
-      // signedRequest retries badNonce itself with the fresh nonce of the answer.
-      if (answer.status >= 400 && !isBadNonce(answer)) throw answerError(what, url, answer, now());
+      // signedRequest retries badNonce itself with the fresh nonce of the answer; HEAD is newNonce, used at once.
+      const badNonce = isBadNonce(answer);
+      if (!badNonce && method.toLowerCase() !== 'head') keepNonce(shared, answer, now().getTime());
+      if (answer.status >= 400 && !badNonce) throw answerError(what, url, answer, now());
       const pem = contentType(answer).includes('pem-certificate-chain');
       if (method.toLowerCase() !== 'head' && typeof answer.data === 'string' && !pem) {
         throw new WhisperError('ACME_BAD_RESPONSE', `${what}: the CA answered HTTP ${answer.status} with a body that is not JSON at ${url}`);
@@ -114,9 +155,21 @@ export function createAcmeClientFactory(options: TransportOptions = {}): AcmeCli
       return answer;
     };
     http.signedRequest = async (url, payload, opts, attempts) => {
-      const answer = await signedRequest(url, payload, opts, attempts);
+      const nonce = opts?.nonce ?? takeNonce(shared, now().getTime());
+      const answer = await signedRequest(url, payload, { ...opts, nonce: nonce ?? null }, attempts);
       if (isBadNonce(answer)) throw answerError(what, url, answer, now());
       return answer;
+    };
+    http.getDirectory = async () => {
+      const cached = shared.directory;
+      if (http.directoryCache === null && cached !== undefined && now().getTime() - cached.at < DIRECTORY_TTL_MS) {
+        http.directoryCache = cached.data;
+        // acme-client ages its cache with its own clock (Date.now, seconds); our TTL above already decided.
+        http.directoryTimestamp = Math.floor(Date.now() / 1000);
+      }
+      const data = await getDirectory();
+      if (shared.directory?.data !== data) shared.directory = { data, at: now().getTime() };
+      return data;
     };
 
     return Object.assign(client, { directory: () => http.getDirectory() });

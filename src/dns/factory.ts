@@ -2,7 +2,7 @@ import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import { WhisperError } from '../errors.js';
 import type { DnsProvider } from './provider.js';
-import { createRoute53Provider } from './route53.js';
+import type { Route53ProviderOptions } from './route53.js';
 import { createRfc2136Provider } from './rfc2136.js';
 import { createExecProvider } from './exec.js';
 
@@ -10,7 +10,7 @@ import { createExecProvider } from './exec.js';
 export function createDnsProvider(config: Config, log: Logger): DnsProvider {
   switch (config.dnsProvider) {
     case 'route53':
-      return createRoute53Provider({
+      return lazyRoute53({
         region: config.route53.region,
         ...(config.route53.endpoint ? { endpoint: config.route53.endpoint } : {}),
         log,
@@ -22,4 +22,21 @@ export function createDnsProvider(config: Config, log: Logger): DnsProvider {
       if (!config.execCommand) throw new WhisperError('CONFIG_INVALID', '--exec-command: required with --dns-provider exec');
       return createExecProvider({ command: config.execCommand });
   }
+}
+
+/**
+ * The Route53 provider, its module (and the AWS SDK, some 10 MB of memory) loaded on the first call: a daemon
+ * on another provider never pays for it.
+ */
+export function lazyRoute53(options: Route53ProviderOptions): DnsProvider {
+  let loading: Promise<DnsProvider> | undefined;
+  const provider = (): Promise<DnsProvider> => (loading ??= import('./route53.js').then((m) => m.createRoute53Provider(options)));
+  return {
+    name: 'route53',
+    present: async (records, signal) => (await provider()).present(records, signal),
+    cleanUp: async (records, signal) => (await provider()).cleanUp(records, signal),
+    async close() {
+      if (loading) await (await loading).close?.();
+    },
+  } satisfies DnsProvider;
 }

@@ -2,9 +2,7 @@ import type { Logger } from '../log.js';
 import type { ConsulApi } from '../consul/api.js';
 import type { CertStore } from '../store/types.js';
 import type { ListenAddress } from './address.js';
-import { createMetrics, type WhisperMetrics } from './metrics.js';
-import { checkReady } from './ready.js';
-import { startHttpServer } from './server.js';
+import type { WhisperMetrics } from './metrics.js';
 
 /** What {@link serveWhile} needs of the daemon's parts. */
 export interface ServedParts {
@@ -26,6 +24,8 @@ export async function serveWhile<P extends ServedParts>(
   run: (parts: P & { readonly metrics: WhisperMetrics }) => Promise<void>,
 ): Promise<void> {
   const now = parts.now ?? Date.now;
+  // Loaded here, not at start: prom-client and the server cost memory only when `--listen` asks for them.
+  const [{ createMetrics }, { checkReady }, { startHttpServer }] = await Promise.all([import('./metrics.js'), import('./ready.js'), import('./server.js')]);
   const metrics = parts.metrics ?? createMetrics({ now });
   metrics.attach({
     consulLeader: (signal) => parts.consul.leader(signal),

@@ -75,6 +75,7 @@ export class RateBudget {
     };
     const kinds: BucketKind[] = order.replaces ? [] : [...orderKinds(order), 'authzFailures'];
     for (const kind of kinds) {
+      if (!this.limits[kind]) continue;
       for (const key of bucketKeys(kind, order, this.account)) {
         const level = levels.get(levelId(kind, key));
         if (!level || level.tokens >= 1 - EPSILON) continue;

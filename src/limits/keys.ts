@@ -15,13 +15,23 @@ function normalize(name: string): string {
   return name.trim().toLowerCase().replace(/\.$/, '');
 }
 
+const MAX_CACHED_DOMAINS = 10_000;
+/** {@link registeredDomain} by name: the same few domains come back on every replay of the history. */
+const domains = new Map<string, string>();
+
 /**
  * The registered domain (eTLD+1, Public Suffix List) a name counts against; the name itself when it has none.
  * The list's private section counts too (`foo.github.io` is its own domain), as at Let's Encrypt.
  */
 export function registeredDomain(name: string): string {
+  const cached = domains.get(name);
+  if (cached !== undefined) return cached;
   const host = normalize(name).replace(/^\*\./, '');
-  return getDomain(host, { allowPrivateDomains: true }) ?? host;
+  const domain = getDomain(host, { allowPrivateDomains: true }) ?? host;
+  // Every budget check replays the whole history: without the cache that is a list lookup per name per event.
+  if (domains.size >= MAX_CACHED_DOMAINS) domains.clear();
+  domains.set(name, domain);
+  return domain;
 }
 
 /** The key of the exact-set bucket: the distinct names, lowercase, sorted, joined by `,`. */

@@ -74,6 +74,8 @@ export function replayBuckets(events: readonly BudgetEvent[], limits: RateLimits
     }
     const kinds = event.type === 'rateLimited' && event.bucket ? [event.bucket] : orderKinds(event);
     for (const kind of kinds) {
+      // A kind without a limit has no bucket: skip computing its keys (a Public Suffix List lookup per name).
+      if (!limits[kind]) continue;
       for (const key of bucketKeys(kind, event, account)) {
         const level = touch(kind, key, event.at);
         if (!level) continue;

@@ -1,66 +1,127 @@
 import type { Logger } from '../log.js';
 import { errorMessage } from '../errors.js';
+import { systemTimers, type Timers } from '../time.js';
 import { saveState } from './file.js';
 import type { CertState, WhisperState } from './types.js';
 
+/** Options of {@link StateKeeper}. */
+export interface StateKeeperOptions {
+  /**
+   * Least time from the end of one write to the start of the next; the changes made meanwhile go out together.
+   * @default 1000
+   */
+  readonly minIntervalMs?: number;
+  /** @default systemTimers */
+  readonly timers?: Timers;
+}
+
 /**
  * The daemon's in-memory state and its file. Changes are applied at once in memory and written in the
- * background, one write at a time (the latest state wins), so a burst of changes costs one or two writes.
+ * background, one write at a time (the latest state wins): the first change after a quiet spell is written at
+ * once, later ones at most every `minIntervalMs`, so a burst of changes costs one or two writes.
  */
 export class StateKeeper {
+  // A Map changed in place: copying every certificate's entry on each change made a mass issuance quadratic.
+  private readonly certs: Map<string, CertState>;
+  private budget: WhisperState['budget'];
   private dirty = false;
   private writing: Promise<void> | undefined;
+  private timer: unknown;
+  private readonly minIntervalMs: number;
+  private readonly timers: Timers;
 
   constructor(
     private readonly dir: string,
-    private current: WhisperState,
+    initial: WhisperState,
     private readonly log: Logger,
     private readonly save: (dir: string, state: WhisperState) => Promise<void> = saveState,
-  ) {}
+    options: StateKeeperOptions = {},
+  ) {
+    this.certs = new Map(Object.entries(initial.certs));
+    this.budget = initial.budget;
+    this.minIntervalMs = options.minIntervalMs ?? 1000;
+    this.timers = options.timers ?? systemTimers;
+  }
 
-  /** The state now. */
+  /** A snapshot of the state now (later changes do not show in it). */
   get state(): WhisperState {
-    return this.current;
+    return { budget: [...this.budget], certs: Object.fromEntries(this.certs) };
   }
 
   /** One certificate's state. */
   cert(id: string): CertState {
-    return this.current.certs[id] ?? {};
+    return this.certs.get(id) ?? {};
   }
 
-  /** Replaces one certificate's state (`undefined` fields are dropped) and schedules a write. */
+  /** Replaces one certificate's state (`undefined` fields are dropped) and schedules a write if it changed. */
   setCert(id: string, update: (old: CertState) => CertState): void {
-    const next = Object.fromEntries(Object.entries(update(this.cert(id))).filter(([, v]) => v !== undefined)) as CertState;
-    this.current = { ...this.current, certs: { ...this.current.certs, [id]: next } };
+    const old = this.cert(id);
+    const next = Object.fromEntries(Object.entries(update(old)).filter(([, v]) => v !== undefined)) as CertState;
+    if (this.certs.has(id) && sameCertState(old, next)) return;
+    this.certs.set(id, next);
     this.schedule();
   }
 
   /** Replaces the budget history and schedules a write. */
   setBudget(budget: WhisperState['budget']): void {
-    this.current = { ...this.current, budget };
+    this.budget = budget;
     this.schedule();
   }
 
   /** Resolves when everything changed so far is on disk (or failed and was logged). */
   async flush(): Promise<void> {
-    while (this.writing) await this.writing;
+    for (;;) {
+      if (this.timer !== undefined) {
+        this.timers.clearTimeout(this.timer);
+        this.timer = undefined;
+        this.start();
+      }
+      if (!this.writing) return;
+      await this.writing;
+    }
   }
 
   private schedule(): void {
     this.dirty = true;
-    this.writing ??= this.loop().finally(() => (this.writing = undefined));
+    if (this.writing === undefined && this.timer === undefined) this.start();
   }
 
-  private async loop(): Promise<void> {
-    while (this.dirty) {
-      this.dirty = false;
-      try {
-        await this.save(this.dir, this.current);
-      } catch (err) {
-        // The state is an aid (budget, status), never a reason to stop issuing: keep going and retry on the next change.
-        this.log.warn({ code: 'STORE_WRITE' }, `cannot write the state file: ${errorMessage(err)}`);
-        return;
+  private start(): void {
+    this.writing = this.writeOnce().finally(() => {
+      this.writing = undefined;
+      if (this.dirty && this.timer === undefined) {
+        this.timer = this.timers.setTimeout(() => {
+          this.timer = undefined;
+          this.start();
+        }, this.minIntervalMs);
       }
+    });
+  }
+
+  private async writeOnce(): Promise<void> {
+    if (!this.dirty) return;
+    this.dirty = false;
+    try {
+      await this.save(this.dir, { budget: this.budget, certs: Object.fromEntries(this.certs) });
+    } catch (err) {
+      // The state is an aid (budget, status), never a reason to stop issuing: keep going and retry on the next change.
+      this.log.warn({ code: 'STORE_WRITE' }, `cannot write the state file: ${errorMessage(err)}`);
     }
   }
+}
+
+/** Same fields with the same values (dates by their time). */
+function sameCertState(a: CertState, b: CertState): boolean {
+  const keys = Object.keys(a) as Array<keyof CertState>;
+  if (keys.length !== Object.keys(b).length) return false;
+  return keys.every((k) => sameValue(a[k], b[k]));
+}
+
+function sameValue(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (a instanceof Date && b instanceof Date) return a.getTime() === b.getTime();
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  const ka = Object.keys(a);
+  if (ka.length !== Object.keys(b).length) return false;
+  return ka.every((k) => sameValue((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
 }

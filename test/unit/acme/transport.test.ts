@@ -19,6 +19,10 @@ let base: string;
 let handler: Handler;
 let posts: string[];
 let nonce = 0;
+/** Requests for a fresh nonce and for the directory, and the nonce each POST was signed with. */
+let nonceFetches: number;
+let directoryFetches: number;
+let usedNonces: string[];
 
 function send(res: ServerResponse, reply: Reply): void {
   const json = typeof reply.body !== 'string';
@@ -32,20 +36,28 @@ function send(res: ServerResponse, reply: Reply): void {
 
 beforeEach(async () => {
   posts = [];
+  nonceFetches = 0;
+  directoryFetches = 0;
+  usedNonces = [];
   handler = () => ({ status: 500, body: 'unset' });
   server = createServer((req, res) => {
     const path = req.url ?? '/';
     if (path === '/dir') {
+      directoryFetches += 1;
       send(res, { status: 200, body: { newNonce: `${base}/nonce`, newAccount: `${base}/acct`, newOrder: `${base}/order` } });
       return;
     }
     if (path === '/nonce') {
+      nonceFetches += 1;
       send(res, { status: 200, body: {} });
       return;
     }
-    req.resume();
+    let body = '';
+    req.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
     req.on('end', () => {
       posts.push(path);
+      const jws = JSON.parse(body) as { protected: string };
+      usedNonces.push((JSON.parse(Buffer.from(jws.protected, 'base64url').toString()) as { nonce: string }).nonce);
       const reply = handler(path, req);
       if (reply !== 'hang') send(res, reply);
     });
@@ -143,6 +155,29 @@ describe('hooked acme-client transport', () => {
     };
     const err = await failure(client(controller.signal).createOrder({ identifiers: [{ type: 'dns', value: 'www.example.com' }] }));
     expect(err.code).toBe('ABORTED');
+  });
+
+  it('signs with the nonce of an earlier answer and reads the directory once per CA', async () => {
+    handler = () => ({ status: 201, headers: { location: `${base}/order/9` }, body: { status: 'pending', identifiers: [], authorizations: [], finalize: '' } });
+    await order();
+    await order();
+    await client().createOrder({ identifiers: [{ type: 'dns', value: 'www.example.com' }] });
+    expect(posts).toEqual(['/order', '/order', '/order']);
+    // This server puts a nonce on every answer, the directory's too: no HEAD newNonce at all.
+    expect([nonceFetches, directoryFetches]).toEqual([0, 1]);
+    expect(new Set(usedNonces).size).toBe(3);
+  });
+
+  it('never reuses the nonce of a badNonce answer (acme-client retries with it)', async () => {
+    let n = 0;
+    handler = () =>
+      (n += 1) === 1
+        ? { status: 400, body: problem('badNonce', 'stale') }
+        : { status: 201, headers: { location: `${base}/order/10` }, body: { status: 'pending', identifiers: [], authorizations: [], finalize: '' } };
+    await order();
+    await order();
+    expect(posts).toHaveLength(3);
+    expect(new Set(usedNonces).size).toBe(3);
   });
 
   it('does not send anything once the signal is aborted', async () => {

@@ -16,10 +16,10 @@ function blockUntilAborted(signal: AbortSignal | undefined): Promise<never> {
 
 /**
  * A ConsulApi whose catalog answers follow a script; after the last step it blocks until aborted and resolves
- * `drained`. Records each query's options. Each answer is a copy of its step's services, unless `sameObjects`
- * (then a step's own object is answered, as the real API does when Consul sends the same bytes again).
+ * `drained`. Records each query's options. With `changes`, it also has `catalogChanges`, whose bytes are the
+ * step's JSON (and `parsed` counts the answers it parsed).
  */
-export function scriptedApi(steps: Step[], onCall?: (q: CatalogQuery) => void, sameObjects = false) {
+export function scriptedApi(steps: Step[], onCall?: (q: CatalogQuery) => void, changes = false) {
   const queries: CatalogQuery[] = [];
   const kv = new Map<string, string>();
   let resolveDrained!: () => void;
@@ -34,7 +34,7 @@ export function scriptedApi(steps: Step[], onCall?: (q: CatalogQuery) => void, s
         return blockUntilAborted(q.signal);
       }
       if (step instanceof Error) throw step;
-      return { index: step.index, services: sameObjects ? step.services : structuredClone(step.services) };
+      return { index: step.index, services: structuredClone(step.services) };
     },
     async kvSet(key, value) {
       kv.set(key, value);
@@ -46,7 +46,18 @@ export function scriptedApi(steps: Step[], onCall?: (q: CatalogQuery) => void, s
       return '127.0.0.1:8300';
     },
   };
-  return { api, queries, drained };
+  let parsed = 0;
+  if (changes) {
+    const plain = api.catalogServices.bind(api);
+    api.catalogChanges = async (q) => {
+      const answer = await plain(q);
+      const body = Buffer.from(JSON.stringify(answer.services));
+      if (q.since?.equals(body)) return { index: answer.index, body };
+      parsed++;
+      return { ...answer, body };
+    };
+  }
+  return { api, queries, drained, parsed: () => parsed };
 }
 
 /** A clock that only `sleep` moves, and a sleep that records its delays and rejects on abort. */
