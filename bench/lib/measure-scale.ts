@@ -27,6 +27,8 @@ export interface ScaleResult {
   peakRssMb: number;
   /** CPU ms per single-service catalog change, each; and with no change over the same window (baseline). */
   changeCpuMs: number[];
+  /** The same for a service with a certificate whose tags changed without changing its certificate. */
+  taggedChangeCpuMs: number[];
   baselineCpuMs: number;
   startupMs: number;
   startupOrders: number;
@@ -77,7 +79,9 @@ export async function scaleAndIdle(env: TestEnv, size: ScaleSize, log: (m: strin
       log(`restart on ${size.files} files planned in ${startupMs.toFixed(0)} ms`);
       await sleep(2000);
       const startupPeakRssMb = await statusMb(r.pid, 'VmHWM');
-      const { changeCpuMs, baselineCpuMs } = await changes(r, consul.httpAddr, size.changes);
+      const { changeCpuMs, baselineCpuMs } = await changes(r, consul.httpAddr, size.changes, (i) => ({ name: `change-${i}`, tags: ['http'] }));
+      const firstTagged = services.find((s) => s.tags.length > 1)!;
+      const tagged = await changes(r, consul.httpAddr, size.changes, (i) => ({ name: firstTagged.name, tags: [...firstTagged.tags, `rev=${i}`] }));
       const c0 = consulProxy.seen.length;
       const a0 = caProxy.seen.length;
       const cpu0 = await cpuMs(r.pid);
@@ -90,7 +94,7 @@ export async function scaleAndIdle(env: TestEnv, size: ScaleSize, log: (m: strin
         ca: caProxy.seen.length - a0,
         paths: [...new Set(consulReqs.map((q) => `${q.method} ${q.path.replace(/index=\d+/, 'index=N')}`))],
       };
-      return { ...result, changeCpuMs, baselineCpuMs, startupMs, startupOrders: countMsg(r.w.logs, 'ordering certificate'), startupPeakRssMb, idle };
+      return { ...result, changeCpuMs, taggedChangeCpuMs: tagged.changeCpuMs, baselineCpuMs, startupMs, startupOrders: countMsg(r.w.logs, 'ordering certificate'), startupPeakRssMb, idle };
     } finally {
       await r.w.stop();
       await consulProxy.close();
@@ -104,14 +108,14 @@ export async function scaleAndIdle(env: TestEnv, size: ScaleSize, log: (m: strin
 
 const CHANGE_SEEN = ['Consul catalog index moved, no service tags changed', 'Consul catalog changed'];
 
-/** CPU of the daemon around each of `count` registrations of one untagged service, and over the same window with none. */
-async function changes(d: BenchDaemon, consul: string, count: number): Promise<{ changeCpuMs: number[]; baselineCpuMs: number }> {
+/** CPU of the daemon around each of `count` registrations of one service (`service(i)`), and over the same window with none. */
+async function changes(d: BenchDaemon, consul: string, count: number, service: (i: number) => { name: string; tags: string[] }): Promise<{ changeCpuMs: number[]; baselineCpuMs: number }> {
   const seenNow = () => CHANGE_SEEN.reduce((n, msg) => n + countMsg(d.w.logs, msg), 0);
   const changeCpuMs: number[] = [];
   for (let i = 0; i < count; i++) {
     const seen = seenNow();
     const before = await cpuMs(d.pid);
-    await register(consul, [{ name: `change-${i}`, tags: ['http'] }]);
+    await register(consul, [service(i)]);
     await until('change seen', () => seenNow() > seen, 10_000, 5);
     await sleep(500);
     changeCpuMs.push((await cpuMs(d.pid)) - before);

@@ -9,6 +9,9 @@ export function quantile(values: readonly number[], q: number): number {
 /** Median of `values`. */
 export const median = (values: readonly number[]): number => quantile(values, 0.5);
 
+/** Arithmetic mean of `values`; NaN when empty. */
+export const mean = (values: readonly number[]): number => (values.length === 0 ? Number.NaN : values.reduce((a, b) => a + b, 0) / values.length);
+
 /** Milliseconds with one decimal, or `n/a`. */
 export function ms(value: number): string {
   return Number.isFinite(value) ? `${value.toFixed(value < 10 ? 1 : 0)} ms` : 'n/a';
