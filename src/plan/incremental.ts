@@ -7,8 +7,9 @@ const EMPTY_PLAN: Plan = Object.freeze({ certs: Object.freeze([]), problems: Obj
 /**
  * The planner of a running daemon: keeps each service's part of the plan, and on a catalog change works out only
  * the services that changed. With 10,000 services of which a few have certificate tags, a change of one service
- * costs one tag parse, not 10,000 (and no re-validation of every hostname); a change of a service that asks for
- * no certificate, before or after, returns the previous plan object itself. The plan equals
+ * costs one tag parse, not 10,000 (and no re-validation of every hostname); a change that leaves every service's
+ * part as it was (a service that asks for no certificate, before or after; a tag that changes nothing) returns the
+ * previous plan object itself. The plan equals
  * `planCertificates` of the whole catalog (a unit test checks this on random change sequences).
  */
 export class IncrementalPlanner {
@@ -51,13 +52,25 @@ export class IncrementalPlanner {
     return this.#plan;
   }
 
-  /** Works out one service's part; true when the service asks for something now or did before. */
+  /** Works out one service's part; true when it differs from the part before (a new tag that changes nothing: false). */
   #set(name: string, tags: readonly string[]): boolean {
     const part = planService({ name, tags }, this.#allow);
-    if (part !== undefined) {
-      this.#parts.set(name, part);
-      return true;
-    }
-    return this.#parts.delete(name);
+    if (part === undefined) return this.#parts.delete(name);
+    const before = this.#parts.get(name);
+    this.#parts.set(name, part);
+    return before === undefined || !samePart(before, part);
   }
+}
+
+/** Same certificates, names and problems (in the same order: both come from the same tags' parse order). */
+function samePart(a: ServicePlan, b: ServicePlan): boolean {
+  return (
+    sameList(a.singles, b.singles, (x, y) => x.id === y.id && x.zone === y.zone) &&
+    sameList(a.vhosts, b.vhosts, (x, y) => x.name === y.name && x.zone === y.zone) &&
+    sameList(a.problems, b.problems, (x, y) => x.code === y.code && x.tag === y.tag && x.message === y.message)
+  );
+}
+
+function sameList<T>(a: readonly T[], b: readonly T[], same: (x: T, y: T) => boolean): boolean {
+  return a.length === b.length && a.every((x, i) => same(x, b[i] as T));
 }

@@ -57,7 +57,7 @@ describe('IncrementalPlanner', () => {
     }
   });
 
-  it('returns the previous plan object when only services that ask for nothing changed', () => {
+  it('returns the previous plan object when no service\'s part changed (nothing asked, or a tag that changes nothing)', () => {
     const planner = new IncrementalPlanner();
     const catalog = new Map([['web', ['dns=example.com', 'ssl=on']], ['db', ['http']]]);
     const first = planner.update(catalog, 'all');
@@ -67,6 +67,10 @@ describe('IncrementalPlanner', () => {
     expect(planner.update(catalog, ['db', 'new'])).toBe(first);
     catalog.delete('db');
     expect(planner.update(catalog, ['db'])).toBe(first);
+    catalog.set('web', ['dns=example.com', 'ssl=on', 'rev=2', 'http']);
+    expect(planner.update(catalog, ['web'])).toBe(first);
+    catalog.set('web', ['dns=example.com', 'ssl=on', 'dns=example.org']);
+    expect(planner.update(catalog, ['web']).certs.map((c) => c.id)).toEqual(['web.example.com', 'web.example.org']);
   });
 
   it('drops the part of a service that stops asking for a certificate, or goes away', () => {
