@@ -8,7 +8,6 @@ import { WhisperError } from '../errors.js';
 import { formatConsulAddress, parseConsulAddress } from './address.js';
 import { DEFAULT_CONSUL_WAIT, blockingTimeoutMs } from './duration.js';
 import { toConsulError } from './errors.js';
-import { rawGet } from './raw-get.js';
 import { headerIndex, isNotFound, parseServices, toKvItem } from './answers.js';
 
 /** Options of {@link ConsulApi.catalogServices}. */
@@ -28,31 +27,10 @@ export interface CatalogServices {
   services: Record<string, string[]>;
 }
 
-/** Options of {@link ConsulApi.catalogChanges}. */
-export interface CatalogChangesQuery extends CatalogQuery {
-  /** The `body` of the previous answer: when Consul's answer has the same bytes, it is not parsed. */
-  since?: Buffer;
-}
-
-/** An answer of {@link ConsulApi.catalogChanges}. */
-export interface CatalogUpdate {
-  /** `X-Consul-Index` of the answer (0 when Consul sent none). */
-  index: number;
-  /** The answer's bytes, to pass as `since` next time. */
-  body: Buffer;
-  /** Every service with its tags; absent when `body` equals `since` (nothing changed, nothing parsed). */
-  services?: Record<string, string[]>;
-}
-
 /** What whisper-ts asks of Consul: the I/O edge that the watcher, the notifier and the CLI share. */
 export interface ConsulApi {
   /** GET /v1/catalog/services (blocking when index > 0): every service name with the union of its tags. */
   catalogServices(opts: CatalogQuery): Promise<CatalogServices>;
-  /**
-   * {@link catalogServices} for a watcher: most wake-ups of a large catalog change nothing in it (an instance moved,
-   * a node joined) and Consul then sends the same bytes, which are not parsed again.
-   */
-  catalogChanges?(opts: CatalogChangesQuery): Promise<CatalogUpdate>;
   /** PUT /v1/kv/<key>. */
   kvSet(key: string, value: string, signal?: AbortSignal): Promise<void>;
   /** GET /v1/kv/<key>: its value, or undefined when the key does not exist. */
@@ -136,6 +114,7 @@ type Answer = [res: IncomingMessage, body?: unknown];
 
 /** The part of node-consul used here; its bundled types do not declare `ctx` and `timeout`. */
 interface NodeConsul {
+  catalog: { service: { list(opts: CallOptions): Promise<Answer> } };
   kv: { get(opts: CallOptions): Promise<Answer>; set(opts: CallOptions): Promise<Answer> };
   session: {
     create(opts: CallOptions): Promise<Answer>;
@@ -194,49 +173,15 @@ export function createConsulApi(options: ConsulApiOptions): ConsulApi {
   }
 
   const kvEndpoint = (method: string, key: string) => `${method} /v1/kv/${key}`;
-  const catalogEndpoint = 'GET /v1/catalog/services';
-
-  async function getCatalog({ index, wait, signal }: CatalogQuery): Promise<{ index: number; body: Buffer }> {
-    if (signal?.aborted) throw new WhisperError('ABORTED', `${catalogEndpoint} aborted`);
-    const blocking = index !== undefined && index > 0;
-    const w = wait ?? DEFAULT_CONSUL_WAIT;
-    try {
-      const answer = await rawGet({
-        agent,
-        secure: address.secure,
-        host: address.host,
-        port: address.port,
-        path: `/v1/catalog/services${blocking ? `?index=${index}&wait=${encodeURIComponent(w)}` : ''}`,
-        timeoutMs: blocking ? blockingTimeoutMs(w, marginMs) : marginMs,
-        ...(options.token ? { token: options.token } : {}),
-        ...(signal ? { signal } : {}),
-      });
-      return { index: headerIndex(answer.headers), body: answer.body };
-    } catch (err) {
-      throw toConsulError(err, catalogEndpoint, where, signal);
-    }
-  }
-
-  function decodeCatalog(body: Buffer): Record<string, string[]> {
-    let value: unknown;
-    try {
-      value = JSON.parse(body.toString('utf8'));
-    } catch (err) {
-      throw toConsulError(Object.assign(err as Error, { isCodec: true }), catalogEndpoint, where);
-    }
-    return parseServices(value, where);
-  }
-
   return {
-    async catalogServices(query) {
-      const { index, body } = await getCatalog(query);
-      return { index, services: decodeCatalog(body) };
-    },
-
-    async catalogChanges(query) {
-      const { index, body } = await getCatalog(query);
-      if (query.since?.equals(body)) return { index, body };
-      return { index, body, services: decodeCatalog(body) };
+    async catalogServices({ index, wait, signal }) {
+      const blocking = index !== undefined && index > 0;
+      const w = wait ?? DEFAULT_CONSUL_WAIT;
+      const timeout = blocking ? blockingTimeoutMs(w, marginMs) : marginMs;
+      const [res, body] = await call('GET /v1/catalog/services', timeout, signal, (o) =>
+        consul.catalog.service.list(blocking ? { ...o, index, wait: w } : o),
+      );
+      return { index: headerIndex(res.headers), services: parseServices(body, where) };
     },
 
     async kvSet(key, value, signal) {

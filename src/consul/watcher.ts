@@ -63,8 +63,6 @@ export class CatalogWatcher {
   readonly #snapshot = new Map<string, readonly string[]>();
   /** Whether `#snapshot` holds an answer yet. */
   #read = false;
-  /** The bytes `#snapshot` came from, when the API can compare them (`catalogChanges`). */
-  #body: Buffer | undefined;
   #reset = false;
   #resync = false;
   #attempt = 0;
@@ -135,10 +133,7 @@ export class CatalogWatcher {
     // After a failure Consul may be another agent or a restored one, whose index is lower than ours: a blocking
     // query would then sleep its whole wait before showing that. Ask without blocking once, and compare.
     const asked = this.#resync ? 0 : this.#index;
-    const query = { index: asked, wait: this.#wait, signal };
-    const answer: { index: number; body?: Buffer; services?: CatalogServices['services'] } = this.#api.catalogChanges
-      ? await this.#api.catalogChanges({ ...query, ...(this.#body ? { since: this.#body } : {}) })
-      : await this.#api.catalogServices(query);
+    const answer = await this.#api.catalogServices({ index: asked, wait: this.#wait, signal });
     if (this.#attempt > 0) this.#log.info({ failures: this.#attempt }, 'Consul catalog reachable again');
     this.#attempt = 0;
     this.#resync = false;
@@ -154,17 +149,15 @@ export class CatalogWatcher {
     }
     if (index === this.#index) return;
     this.#index = index;
-    await this.#deliver(answer.services, answer.body, signal);
+    await this.#deliver(answer.services, signal);
   }
 
-  /** `raw` undefined: the same bytes as the snapshot's. */
-  async #deliver(raw: CatalogServices['services'] | undefined, body: Buffer | undefined, signal: AbortSignal): Promise<void> {
+  async #deliver(raw: CatalogServices['services'], signal: AbortSignal): Promise<void> {
     const first = !this.#read;
     const reset = this.#reset;
-    const { changed, removed } = raw === undefined ? { changed: new Set<string>(), removed: new Set<string>() } : applyCatalog(this.#snapshot, raw);
+    const { changed, removed } = applyCatalog(this.#snapshot, raw);
     const services: ServiceTags = this.#snapshot;
     this.#read = true;
-    this.#body = body;
     this.#reset = false;
     if (!first && !reset && changed.size === 0 && removed.size === 0) {
       this.#log.debug({ index: this.#index }, 'Consul catalog index moved, no service tags changed');

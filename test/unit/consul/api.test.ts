@@ -92,21 +92,6 @@ describe('createConsulApi: catalog', () => {
     expect(services['odd']).toEqual(['a', 'b']);
   });
 
-  it('catalogChanges parses nothing when Consul sends the bytes given as `since`, and parses a changed answer', async () => {
-    let catalog: Record<string, string[]> = { web: ['dns=example.com', 'ssl=on'] };
-    let index = 5;
-    handler = (_req, res) => json(res, 200, catalog, index++);
-    const consul = local();
-    const first = await consul.catalogChanges!({});
-    expect(first.services).toEqual(catalog);
-    const second = await consul.catalogChanges!({ index: 5, since: first.body });
-    expect(second).toEqual({ index: 6, body: first.body });
-    catalog = { ...catalog, api: [] };
-    const third = await consul.catalogChanges!({ index: 6, since: second.body });
-    expect(third.services).toEqual({ web: ['dns=example.com', 'ssl=on'], api: [] });
-    expect(seen.map((s) => s.url)).toEqual(['/v1/catalog/services', '/v1/catalog/services?index=5&wait=5m', '/v1/catalog/services?index=6&wait=5m']);
-  });
-
   it('names an answer that is not JSON as unreadable, and retryable', async () => {
     handler = (_req, res) => {
       res.writeHead(200, { 'content-type': 'application/json', 'x-consul-index': '3' });

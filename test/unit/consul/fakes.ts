@@ -16,10 +16,9 @@ function blockUntilAborted(signal: AbortSignal | undefined): Promise<never> {
 
 /**
  * A ConsulApi whose catalog answers follow a script; after the last step it blocks until aborted and resolves
- * `drained`. Records each query's options. With `changes`, it also has `catalogChanges`, whose bytes are the
- * step's JSON (and `parsed` counts the answers it parsed).
+ * `drained`. Records each query's options.
  */
-export function scriptedApi(steps: Step[], onCall?: (q: CatalogQuery) => void, changes = false) {
+export function scriptedApi(steps: Step[], onCall?: (q: CatalogQuery) => void) {
   const queries: CatalogQuery[] = [];
   const kv = new Map<string, string>();
   let resolveDrained!: () => void;
@@ -46,18 +45,7 @@ export function scriptedApi(steps: Step[], onCall?: (q: CatalogQuery) => void, c
       return '127.0.0.1:8300';
     },
   };
-  let parsed = 0;
-  if (changes) {
-    const plain = api.catalogServices.bind(api);
-    api.catalogChanges = async (q) => {
-      const answer = await plain(q);
-      const body = Buffer.from(JSON.stringify(answer.services));
-      if (q.since?.equals(body)) return { index: answer.index, body };
-      parsed++;
-      return { ...answer, body };
-    };
-  }
-  return { api, queries, drained, parsed: () => parsed };
+  return { api, queries, drained };
 }
 
 /** A clock that only `sleep` moves, and a sleep that records its delays and rejects on abort. */

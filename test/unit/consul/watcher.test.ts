@@ -14,8 +14,8 @@ function capturingLog() {
 }
 
 /** Runs a watcher over a script until the script is used up, then aborts it. */
-async function runScript(steps: Step[], extra: Partial<ConstructorParameters<typeof CatalogWatcher>[0]> = {}, withChanges = false) {
-  const { api, queries, drained, parsed } = scriptedApi(steps, undefined, withChanges);
+async function runScript(steps: Step[], extra: Partial<ConstructorParameters<typeof CatalogWatcher>[0]> = {}) {
+  const { api, queries, drained } = scriptedApi(steps);
   const clock = fakeClock();
   const changes: CatalogChange[] = [];
   const { log, lines } = capturingLog();
@@ -34,7 +34,7 @@ async function runScript(steps: Step[], extra: Partial<ConstructorParameters<typ
   await drained;
   ac.abort();
   await running;
-  return { watcher, queries, changes, sleeps: clock.sleeps, lines, clock, parsed: parsed() };
+  return { watcher, queries, changes, sleeps: clock.sleeps, lines, clock };
 }
 
 const summary = (c: CatalogChange) => ({
@@ -101,42 +101,6 @@ describe('CatalogWatcher: reports', () => {
       { index: 12, services: { a: ['2', '1', '1'] } },
     ]);
     expect(changes).toHaveLength(1);
-  });
-});
-
-describe('CatalogWatcher: unchanged answers (catalogChanges)', () => {
-  it('passes the last answer\'s bytes back, so the same catalog is not parsed or compared again', async () => {
-    const catalog = { a: ['dns=example.com', 'ssl=on'], b: ['http'] };
-    const { changes, lines, parsed } = await runScript(
-      [{ index: 10, services: catalog }, { index: 11, services: catalog }, { index: 12, services: { ...catalog, c: [] } }],
-      {},
-      true,
-    );
-    expect(parsed).toBe(2);
-    expect(changes.map(summary)).toEqual([
-      { changed: ['a', 'b'], removed: [], reset: false },
-      { changed: ['c'], removed: [], reset: false },
-    ]);
-    expect(lines.filter((l) => l.msg === 'Consul catalog index moved, no service tags changed').map((l) => l.index)).toEqual([11]);
-  });
-
-  it('still reports a pending reset when the same bytes come again', async () => {
-    const catalog = { a: [] };
-    let calls = 0;
-    const seen: CatalogChange[] = [];
-    const { parsed } = await runScript(
-      [{ index: 1, services: catalog }, { index: 2, services: catalog }],
-      {
-        onChange: (c) => {
-          if (++calls === 1) throw new Error('planner exploded');
-          seen.push(c);
-        },
-      },
-      true,
-    );
-    expect(parsed).toBe(1);
-    expect(seen.map(summary)).toEqual([{ changed: [], removed: [], reset: true }]);
-    expect([...seen[0]!.services.keys()]).toEqual(['a']);
   });
 });
 
