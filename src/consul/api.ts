@@ -1,10 +1,8 @@
 import { EventEmitter } from 'node:events';
-import { readFileSync } from 'node:fs';
-import http from 'node:http';
-import https from 'node:https';
 import type { IncomingMessage } from 'node:http';
 import Consul from 'consul';
 import { WhisperError } from '../errors.js';
+import { createConsulAgent } from './agent.js';
 import { formatConsulAddress, parseConsulAddress } from './address.js';
 import { DEFAULT_CONSUL_WAIT, blockingTimeoutMs } from './duration.js';
 import { toConsulError } from './errors.js';
@@ -39,6 +37,11 @@ export interface ConsulApi {
   leader(signal?: AbortSignal): Promise<string>;
   /** Closes idle keep-alive connections. */
   close?(): void;
+  /**
+   * Connections to Consul closed so far. A closed keep-alive connection may mean a restarted agent, whose index can
+   * be below ours: a blocking query with our index would then sleep its whole wait before showing that.
+   */
+  closedConnections?(): number;
   /** PUT /v1/session/create: a new session's id (high availability). */
   sessionCreate?(spec: SessionSpec, signal?: AbortSignal): Promise<string>;
   /** PUT /v1/session/renew/<id>: false when Consul no longer knows the session (it was invalidated). */
@@ -125,28 +128,12 @@ interface NodeConsul {
   destroy(): void;
 }
 
-function readPem(file: string | undefined, what: string): Buffer | undefined {
-  if (file === undefined) return undefined;
-  try {
-    return readFileSync(file);
-  } catch (err) {
-    throw new WhisperError('CONFIG_INVALID', `Consul ${what} file ${file} cannot be read`, { cause: err });
-  }
-}
-
 /** The {@link ConsulApi} over node-consul, with TLS through an `https.Agent` and requests cancelled by AbortSignal. */
 export function createConsulApi(options: ConsulApiOptions): ConsulApi {
   const address = parseConsulAddress(options.address, options.secure ?? false);
   const where = formatConsulAddress(address);
   const marginMs = options.timeoutMs ?? 10_000;
-  const agent = address.secure
-    ? new https.Agent({
-        keepAlive: true,
-        ca: readPem(options.caFile, 'CA'),
-        cert: readPem(options.certFile, 'client certificate'),
-        key: readPem(options.keyFile, 'client key'),
-      })
-    : new http.Agent({ keepAlive: true });
+  const { agent, closedConnections } = createConsulAgent(address.secure, options);
   const consul = new Consul({
     host: address.host.includes(':') ? `[${address.host}]` : address.host,
     port: address.port,
@@ -253,6 +240,8 @@ export function createConsulApi(options: ConsulApiOptions): ConsulApi {
       const [, body] = await call('GET /v1/status/leader', marginMs, signal, (o) => consul.status.leader(o));
       return typeof body === 'string' ? body : '';
     },
+
+    closedConnections,
 
     close() {
       consul.destroy();

@@ -65,6 +65,8 @@ export class CatalogWatcher {
   #read = false;
   #reset = false;
   #resync = false;
+  /** `api.closedConnections()` when the last query was sent. */
+  #closedSeen = 0;
   #attempt = 0;
   #running = false;
   #lastSuccess: number | undefined;
@@ -130,9 +132,13 @@ export class CatalogWatcher {
 
   async #poll(signal: AbortSignal): Promise<void> {
     this.#requests++;
-    // After a failure Consul may be another agent or a restored one, whose index is lower than ours: a blocking
-    // query would then sleep its whole wait before showing that. Ask without blocking once, and compare.
-    const asked = this.#resync ? 0 : this.#index;
+    // After a failure, or once a connection to Consul closed (an agent stopping closes its idle ones), Consul may be
+    // another agent or a restored one, whose index is lower than ours: a blocking query would then sleep its whole
+    // wait before showing that. Ask without blocking once, and compare.
+    const closed = this.#api.closedConnections?.() ?? 0;
+    const reconnected = closed !== this.#closedSeen;
+    this.#closedSeen = closed;
+    const asked = this.#resync || reconnected ? 0 : this.#index;
     const answer = await this.#api.catalogServices({ index: asked, wait: this.#wait, signal });
     if (this.#attempt > 0) this.#log.info({ failures: this.#attempt }, 'Consul catalog reachable again');
     this.#attempt = 0;

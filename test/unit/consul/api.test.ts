@@ -179,6 +179,34 @@ describe('createConsulApi: errors', () => {
     await clientClosed;
   });
 
+  it('fails a blocking query whose answer is cut short, rather than waiting out its wait', async () => {
+    // A real agent does this when it stops while answering; the default wait would hold the query for 5 minutes.
+    handler = (req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100', 'x-consul-index': '7' });
+      res.write('{"web":');
+      setImmediate(() => req.socket.destroy());
+    };
+    const err = await local().catalogServices({ index: 5, wait: '5m' }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'CONSUL_UNAVAILABLE', retryable: true });
+    expect((err as Error).message).toContain('GET /v1/catalog/services');
+    expect((err as Error).message).toContain('closed in the middle of the answer');
+    // The agent still serves the next query.
+    handler = (_req, res) => json(res, 200, { web: ['a'] }, 8);
+    expect(await api!.catalogServices({ index: 5, wait: '5m' })).toEqual({ index: 8, services: { web: ['a'] } });
+  });
+
+  it('counts the connections that closed, keeping one open across answers', async () => {
+    handler = (_req, res) => json(res, 200, { web: [] }, 3);
+    const consul = local();
+    await consul.catalogServices({});
+    await consul.catalogServices({ index: 2 });
+    expect(seen).toHaveLength(2);
+    expect(consul.closedConnections?.()).toBe(0);
+    // Consul going away closes its idle keep-alive connections.
+    server.closeAllConnections();
+    await expect.poll(() => consul.closedConnections?.()).toBe(1);
+  });
+
   it('sends nothing when the signal is already aborted', async () => {
     handler = (_req, res) => json(res, 200, {}, 1);
     await expect(local().catalogServices({ signal: AbortSignal.abort() })).rejects.toMatchObject({ code: 'ABORTED' });

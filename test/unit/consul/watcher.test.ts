@@ -135,6 +135,47 @@ describe('CatalogWatcher: index rules', () => {
     ]);
   });
 
+  it('asks without blocking once a connection to Consul closed (an agent restarting between two queries)', async () => {
+    let closed = 0;
+    const { api, queries, drained } = scriptedApi(
+      [
+        { index: 54, services: { a: [], b: [] } },
+        { index: 55, services: { a: [], b: [] , c: [] } },
+        // The agent stops: its idle connections close; a fresh agent, whose index is low, answers next.
+        { index: 13, services: { a: [] } },
+        { index: 14, services: { a: [], d: [] } },
+      ],
+      (q) => {
+        if (q.index === 54) closed += 2;
+      },
+    );
+    const changes: CatalogChange[] = [];
+    const clock = fakeClock();
+    const { log, lines } = capturingLog();
+    const watcher = new CatalogWatcher({
+      api: { ...api, closedConnections: () => closed },
+      wait: '5m',
+      sleep: clock.sleep,
+      now: clock.now,
+      log,
+      onChange: (c) => void changes.push(c),
+    });
+    const ac = new AbortController();
+    const running = watcher.run(ac.signal);
+    await drained;
+    ac.abort();
+    await running;
+    // Without the check, the third query would block on index 55 at an agent whose index is 13: its whole wait.
+    expect(queries.map((q) => q.index)).toEqual([0, 54, 0, 13, 14]);
+    expect(lines.some((l) => l.msg === 'Consul catalog index went backwards; re-reading the whole catalog')).toBe(true);
+    expect(changes.map(summary)).toEqual([
+      { changed: ['a', 'b'], removed: [], reset: false },
+      { changed: ['c'], removed: [], reset: false },
+      { changed: [], removed: ['b', 'c'], reset: true },
+      { changed: ['d'], removed: [], reset: false },
+    ]);
+  });
+
   it('does not report anything when the catalog is unchanged after a failure', async () => {
     const { changes, queries } = await runScript([
       { index: 50, services: { a: [] } },
