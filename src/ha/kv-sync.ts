@@ -76,11 +76,13 @@ export async function runKvSync(options: KvSyncOptions, signal: AbortSignal): Pr
   while (!signal.aborted) {
     try {
       const pass = await syncOnce(options, signal, index);
-      index = pass.index > index ? pass.index : 0;
+      index = pass.index < index ? 0 : pass.index;
       failures = 0;
     } catch (err) {
       if (signal.aborted) return;
       failures++;
+      // Consul may come back as another agent, whose index is below ours: re-read without blocking.
+      index = 0;
       options.log.warn({ err: errorMessage(err) }, 'cannot read certificates from Consul KV; retrying');
       await options.sleep(Math.min(1000 * 2 ** failures, 30_000), signal).catch(() => undefined);
     }

@@ -63,7 +63,7 @@ export async function runLeaderLoop(options: LeaderLoopOptions, signal: AbortSig
       const read = await api.kvRead(key, { index, wait, signal: session.lost });
       if (!read.item?.session) return first;
       // An index going backwards (a Consul restart) starts over, as Consul's docs say.
-      index = read.index > index ? read.index : 0;
+      index = read.index < index ? 0 : read.index;
     }
   }
 
@@ -74,9 +74,11 @@ export async function runLeaderLoop(options: LeaderLoopOptions, signal: AbortSig
       try {
         const read = await api.kvRead(key, { index, wait, signal: until });
         if (read.item?.session !== session.id) return lose(read.item?.session ? 'the lock key names another session' : 'the lock was released');
-        index = read.index > index ? read.index : 0;
+        index = read.index < index ? 0 : read.index;
       } catch (err) {
         if (until.aborted) return;
+        // Consul may come back as another agent, whose index is below ours: re-read without blocking.
+        index = 0;
         log.warn({ key, err: errorMessage(err) }, 'cannot watch the lock key; retrying');
         await sleep(1000, until).catch(() => undefined);
       }

@@ -11,6 +11,9 @@ function fakeConsul() {
   let next = 0;
   const live = new Set<string>();
   const waiters: Array<() => void> = [];
+  /** The index of every read, and how many of the next reads fail. */
+  const reads: Array<number | undefined> = [];
+  let failing = 0;
   const bump = () => {
     index++;
     waiters.splice(0).forEach((w) => w());
@@ -44,6 +47,11 @@ function fakeConsul() {
       return true;
     },
     async kvRead(key, { index: after, signal }): Promise<KvRead> {
+      reads.push(after);
+      if (failing > 0) {
+        failing--;
+        throw new Error('Consul unreachable');
+      }
       if (after && after >= index) {
         await new Promise<void>((resolve, reject) => {
           waiters.push(resolve);
@@ -53,7 +61,17 @@ function fakeConsul() {
       return { index, ...(holder ? { item: { key, value: '', session: holder, modifyIndex: index } } : {}) };
     },
   };
-  return { api, holder: () => holder, destroy: (id: string) => api.sessionDestroy(id) };
+  return {
+    api,
+    holder: () => holder,
+    destroy: (id: string) => api.sessionDestroy(id),
+    reads,
+    /** Fails the next read, and wakes the blocking one so that it is the next. */
+    failNextRead: () => {
+      failing = 1;
+      waiters.splice(0).forEach((w) => w());
+    },
+  };
 }
 
 /** A sleep that never waits long, so renewals and retries happen at once but still yield. */
@@ -97,6 +115,37 @@ describe('runLeaderLoop', () => {
     await Promise.all(runs);
     expect(leads.every((l) => l.signal.aborted)).toBe(true);
     expect(consul.holder()).toBeUndefined();
+  });
+});
+
+describe('runLeaderLoop: watching the lock', () => {
+  it('keeps leading through a failed read of the lock key, and re-reads it without blocking (Consul may be another agent)', async () => {
+    const consul = fakeConsul();
+    const stop = new AbortController();
+    const leads: AbortSignal[] = [];
+    const run = runLeaderLoop(
+      {
+        api: consul.api,
+        sleep: (ms, s) => (ms >= 5000 ? new Promise((_, reject) => s?.addEventListener('abort', () => reject(new Error('aborted')), { once: true })) : quickSleep(ms, s)),
+        log: silentLogger(),
+        lead: (signal) => {
+          leads.push(signal);
+          return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+        },
+      },
+      stop.signal,
+    );
+    // The lock watch blocks after the index it saw.
+    await vi_waitFor(() => leads.length === 1 && (consul.reads.at(-1) ?? 0) > 0);
+    const before = consul.reads.length;
+    const seen = consul.reads.at(-1);
+    // Woken without a change, it asks the same index again; that read fails; the next one does not block.
+    consul.failNextRead();
+    await vi_waitFor(() => consul.reads.length >= before + 2);
+    expect(consul.reads.slice(before, before + 2)).toEqual([seen, 0]);
+    expect(leads[0]!.aborted).toBe(false);
+    stop.abort();
+    await run;
   });
 });
 
