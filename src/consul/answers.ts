@@ -48,4 +48,3 @@ export function headerIndex(headers: IncomingHttpHeaders): number {
   const n = Number(Array.isArray(raw) ? raw[0] : raw);
   return Number.isFinite(n) ? n : 0;
 }
-

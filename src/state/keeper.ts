@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from '../log.js';
 import { errorMessage } from '../errors.js';
 import { systemTimers, type Timers } from '../time.js';
@@ -57,7 +58,8 @@ export class StateKeeper {
   setCert(id: string, update: (old: CertState) => CertState): void {
     const old = this.cert(id);
     const next = Object.fromEntries(Object.entries(update(old)).filter(([, v]) => v !== undefined)) as CertState;
-    if (this.certs.has(id) && sameCertState(old, next)) return;
+    // Dates compare by their time: a rewrite of the same values is not a change.
+    if (this.certs.has(id) && isDeepStrictEqual(old, next)) return;
     this.certs.set(id, next);
     this.schedule();
   }
@@ -110,18 +112,3 @@ export class StateKeeper {
   }
 }
 
-/** Same fields with the same values (dates by their time). */
-function sameCertState(a: CertState, b: CertState): boolean {
-  const keys = Object.keys(a) as Array<keyof CertState>;
-  if (keys.length !== Object.keys(b).length) return false;
-  return keys.every((k) => sameValue(a[k], b[k]));
-}
-
-function sameValue(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (a instanceof Date && b instanceof Date) return a.getTime() === b.getTime();
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  const ka = Object.keys(a);
-  if (ka.length !== Object.keys(b).length) return false;
-  return ka.every((k) => sameValue((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
-}
