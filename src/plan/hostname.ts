@@ -1,5 +1,5 @@
 import { isIP } from 'node:net';
-import { domainToASCII } from 'node:url';
+import { domainToASCII, domainToUnicode } from 'node:url';
 import { WhisperError } from '../errors.js';
 import { quote } from './quote.js';
 
@@ -115,10 +115,18 @@ function labelProblem(label: string): string | undefined {
     return `the label ${quote(label)} starts or ends with a hyphen`;
   }
   if (!LDH_LABEL.test(label)) return `the label ${quote(label)} is not letters, digits and hyphens`;
-  // RFC 5891 reserves '??--' for IDNA; the CA refuses it unless it is valid punycode, which
-  // domainToASCII has already checked for 'xn--'.
-  if (label.slice(2, 4) === '--' && !label.startsWith('xn--')) {
+  // RFC 5891 reserves '??--' for IDNA; the CA refuses it unless it is valid punycode. Node 22+
+  // (ada) passes an undecodable 'xn--' label through domainToASCII, so it is decoded here.
+  if (label.startsWith('xn--')) {
+    if (!isPunycode(label)) return `the label ${quote(label)} is not valid internationalized (punycode) text`;
+  } else if (label.slice(2, 4) === '--') {
     return `the label ${quote(label)} has '--' in the 3rd and 4th positions and is not punycode`;
   }
   return undefined;
+}
+
+/** True when an `xn--` label decodes to Unicode that encodes back to the same label. */
+function isPunycode(label: string): boolean {
+  const unicode = domainToUnicode(label);
+  return unicode !== '' && !unicode.startsWith('xn--') && domainToASCII(unicode) === label;
 }
