@@ -6,12 +6,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/env/lib.sh
 
+use_node
 scripts/env/node-deps.sh
 scripts/env/install.sh
 
 export WHISPER_TS_RUN_ID="run-$$-$(date +%s)"
-# The AWS SDK warns once per process that its 2027 releases need Node 22; the lock file pins a release that runs on 20.
-export AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true
 cleanup() {
   local status=$?
   scripts/env/reap.sh "$WHISPER_TS_RUN_ID"

@@ -11,3 +11,7 @@ export WHISPER_TS_CACHE
 
 log() { printf '[env] %s\n' "$*" >&2; }
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+here_lib=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+. "$here_lib/node.sh"
+export NODE_VERSION NODE22_VERSION
