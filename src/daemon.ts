@@ -118,7 +118,15 @@ async function offeredProfile(config: Config, issuer: Issuer, log: Logger): Prom
  */
 export async function runDaemon(config: Config, log: Logger, signal: AbortSignal, parts: DaemonParts = {}): Promise<void> {
   if (config.listen && !parts.metrics) {
-    const served = { ...parts, consul: parts.consul ?? consulFromConfig(config), store: parts.store ?? storeFromConfig(config, log.child({ component: 'store' })) };
+    const served = {
+      ...parts,
+      consul: parts.consul ?? consulFromConfig(config),
+      store: parts.store ?? storeFromConfig(config, log.child({ component: 'store' })),
+      folder: config.certDir,
+    };
+    // `/healthz` probes the folder from the start; a follower may never write it (until it leads), so create it now.
+    // A failure shows in `/healthz`, and the pipeline's own mkdir reports it.
+    await mkdir(config.certDir, { recursive: true, mode: 0o700 }).catch(() => undefined);
     return serveWhile(config.listen, log, served, (p) => runDaemon(config, log, signal, p));
   }
   if (!config.ha && config.store !== 'consul') return runPipeline(config, log, signal, parts);

@@ -8,6 +8,8 @@ import type { WhisperMetrics } from './metrics.js';
 export interface ServedParts {
   readonly consul: ConsulApi;
   readonly store: CertStore;
+  /** The certificate folder: `/healthz` checks that it is writable. */
+  readonly folder: string;
   readonly now?: () => number;
   readonly metrics?: WhisperMetrics;
 }
@@ -15,7 +17,9 @@ export interface ServedParts {
 /**
  * Runs `run` with the metrics and health server listening on `listen`; the server closes when `run` ends, however
  * it ends. The server starts first, so `/healthz` answers while the daemon waits for the CA or for leadership.
- * Consul reachability and the folder's certificates are attached here, for followers too.
+ * Consul reachability and the folder's certificates are attached here, for followers too. `/healthz` probes that the
+ * folder is writable in every mode: the pipeline writes it, a `--store consul` follower copies KV into it, and a
+ * `--ha` follower with the folder store writes it once it leads.
  */
 export async function serveWhile<P extends ServedParts>(
   listen: ListenAddress,
@@ -25,13 +29,24 @@ export async function serveWhile<P extends ServedParts>(
 ): Promise<void> {
   const now = parts.now ?? Date.now;
   // Loaded here, not at start: prom-client and the server cost memory only when `--listen` asks for them.
-  const [{ createMetrics }, { checkReady }, { startHttpServer }] = await Promise.all([import('./metrics.js'), import('./ready.js'), import('./server.js')]);
+  const [{ createMetrics }, { checkReady }, { checkFolderWritable }, { startHttpServer }] = await Promise.all([
+    import('./metrics.js'),
+    import('./ready.js'),
+    import('./health.js'),
+    import('./server.js'),
+  ]);
   const metrics = parts.metrics ?? createMetrics({ now });
   metrics.attach({
     consulLeader: (signal) => parts.consul.leader(signal),
     certificates: () => parts.store.list(),
   });
-  const server = await startHttpServer({ listen, metrics, log: log.child({ component: 'http' }), ready: () => checkReady(metrics.sources, { now }) });
+  const server = await startHttpServer({
+    listen,
+    metrics,
+    log: log.child({ component: 'http' }),
+    health: () => checkFolderWritable(parts.folder),
+    ready: () => checkReady(metrics.sources, { now }),
+  });
   try {
     await run({ ...parts, metrics });
   } finally {

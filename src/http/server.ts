@@ -4,12 +4,15 @@ import { WhisperError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import { formatListen, type ListenAddress } from './address.js';
 import type { WhisperMetrics } from './metrics.js';
+import type { Health } from './health.js';
 import type { Readiness } from './ready.js';
 
 /** Options of {@link startHttpServer}. */
 export interface HttpServerOptions {
   readonly listen: ListenAddress;
   readonly metrics: WhisperMetrics;
+  /** Answers `/healthz` (the daemon checks that its certificate folder is writable). */
+  readonly health: () => Promise<Health>;
   /** Answers `/readyz`. */
   readonly ready: () => Promise<Readiness>;
   readonly log: Logger;
@@ -31,7 +34,10 @@ function send(res: ServerResponse, status: number, type: string, body: string): 
 async function route(req: IncomingMessage, res: ServerResponse, options: HttpServerOptions): Promise<void> {
   const path = (req.url ?? '/').split('?')[0];
   if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'text/plain', 'method not allowed\n');
-  if (path === '/healthz') return send(res, 200, 'application/json', '{"status":"ok"}\n');
+  if (path === '/healthz') {
+    const h = await options.health();
+    return send(res, h.ok ? 200 : 503, 'application/json', `${JSON.stringify(h.ok ? { status: 'ok' } : { status: 'failing', reason: h.reason })}\n`);
+  }
   if (path === '/readyz') {
     const r = await options.ready();
     return send(res, r.ready ? 200 : 503, 'application/json', `${JSON.stringify(r.ready ? { status: 'ready' } : { status: 'not ready', reason: r.reason })}\n`);
@@ -44,8 +50,8 @@ async function route(req: IncomingMessage, res: ServerResponse, options: HttpSer
 }
 
 /**
- * Serves `/metrics` (Prometheus), `/healthz` (200 while the process runs) and `/readyz` (200 or 503 with a JSON
- * reason). Fails with `CONFIG_INVALID` naming `--listen` when the address cannot be bound.
+ * Serves `/metrics` (Prometheus), `/healthz` and `/readyz` (each 200, or 503 with a JSON reason). Fails with
+ * `CONFIG_INVALID` naming `--listen` when the address cannot be bound.
  */
 export async function startHttpServer(options: HttpServerOptions): Promise<HttpServer> {
   const where = formatListen(options.listen);

@@ -1,5 +1,8 @@
 import { describe, it, expect } from 'vitest';
 import { createServer, type AddressInfo } from 'node:net';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { WhisperError } from '../../../src/errors.js';
 import type { Issuer } from '../../../src/acme/types.js';
 import type { WantedCert } from '../../../src/plan/types.js';
@@ -67,15 +70,25 @@ describe('serveWhile', () => {
   it('serves while the daemon runs, attaches Consul and the folder, and closes afterwards', async () => {
     const consul = { leader: () => Promise.resolve('10.0.0.1:8300') } as unknown as ConsulApi;
     const store = { list: () => Promise.resolve([{ id: 'a.example', notAfter: new Date(5_000_000) }]) } as unknown as CertStore;
+    const folder = await mkdtemp(join(tmpdir(), 'whisper-serve-'));
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
-    await serveWhile({ host: '127.0.0.1', port }, silentLogger(), { consul, store }, async (parts) => {
-      parts.metrics.attach({ accountReady: () => true });
-      const text = await parts.metrics.registry.metrics();
-      expect(value(text, 'whisper_certificate_expiry_timestamp_seconds{cert="a.example"}')).toBe(5000);
-      expect((await fetch(`${url}/readyz`)).status).toBe(200);
-    });
-    await expect(fetch(`${url}/healthz`)).rejects.toThrow();
+    try {
+      await serveWhile({ host: '127.0.0.1', port }, silentLogger(), { consul, store, folder }, async (parts) => {
+        parts.metrics.attach({ accountReady: () => true });
+        const text = await parts.metrics.registry.metrics();
+        expect(value(text, 'whisper_certificate_expiry_timestamp_seconds{cert="a.example"}')).toBe(5000);
+        expect((await fetch(`${url}/readyz`)).status).toBe(200);
+        expect((await fetch(`${url}/healthz`)).status).toBe(200);
+        await rm(folder, { recursive: true });
+        const gone = await fetch(`${url}/healthz`);
+        expect(gone.status).toBe(503);
+        expect(await gone.json()).toEqual({ status: 'failing', reason: `certificate folder ${folder} is not writable: ENOENT` });
+      });
+      await expect(fetch(`${url}/healthz`)).rejects.toThrow();
+    } finally {
+      await rm(folder, { recursive: true, force: true });
+    }
   });
 });
 

@@ -5,14 +5,17 @@ import { silentLogger } from '../../../src/log.js';
 import { createMetrics } from '../../../src/http/metrics.js';
 import { startHttpServer } from '../../../src/http/server.js';
 import type { Readiness } from '../../../src/http/ready.js';
+import type { Health } from '../../../src/http/health.js';
 import { isWhisperError } from '../../../src/errors.js';
 
 const log = silentLogger();
 
-async function start(ready: () => Promise<Readiness> = () => Promise.resolve({ ready: true })) {
+const healthy = () => Promise.resolve<Health>({ ok: true });
+
+async function start(ready: () => Promise<Readiness> = () => Promise.resolve({ ready: true }), health: () => Promise<Health> = healthy) {
   const metrics = createMetrics({ defaultMetrics: false });
   metrics.attach({ queueDepth: () => 7 });
-  const server = await startHttpServer({ listen: { host: '127.0.0.1', port: 0 }, metrics, ready, log });
+  const server = await startHttpServer({ listen: { host: '127.0.0.1', port: 0 }, metrics, health, ready, log });
   const get = (path: string, init?: RequestInit) => fetch(`http://127.0.0.1:${server.port}${path}`, init);
   return { server, get };
 }
@@ -60,12 +63,44 @@ describe('startHttpServer', () => {
     }
   });
 
+  it('answers /healthz with 503 and the reason when the folder is not writable, asking on every request', async () => {
+    let answer: Health = { ok: false, reason: 'certificate folder /certs is not writable: EROFS' };
+    let asked = 0;
+    const { server, get } = await start(undefined, () => (asked++, Promise.resolve(answer)));
+    try {
+      const h = await get('/healthz');
+      expect(h.status).toBe(503);
+      expect(h.headers.get('content-type')).toBe('application/json');
+      expect(h.headers.get('cache-control')).toBe('no-store');
+      expect(await h.json()).toEqual({ status: 'failing', reason: 'certificate folder /certs is not writable: EROFS' });
+      expect((await get('/healthz', { method: 'HEAD' })).status).toBe(503);
+      expect((await get('/readyz')).status).toBe(200);
+      answer = { ok: true };
+      const again = await get('/healthz');
+      expect(again.status).toBe(200);
+      expect(await again.json()).toEqual({ status: 'ok' });
+      expect(asked).toBe(3);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('answers /healthz with 500 when the check throws', async () => {
+    const { server, get } = await start(undefined, () => Promise.reject(new Error('boom')));
+    try {
+      expect((await get('/healthz')).status).toBe(500);
+      expect((await get('/readyz')).status).toBe(200);
+    } finally {
+      await server.close();
+    }
+  });
+
   it('fails with CONFIG_INVALID naming --listen when the port is taken', async () => {
     const blocker = createServer();
     await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
     const port = (blocker.address() as AddressInfo).port;
     try {
-      const err = await startHttpServer({ listen: { host: '127.0.0.1', port }, metrics: createMetrics({ defaultMetrics: false }), ready: () => Promise.resolve({ ready: true }), log }).then(
+      const err = await startHttpServer({ listen: { host: '127.0.0.1', port }, metrics: createMetrics({ defaultMetrics: false }), health: healthy, ready: () => Promise.resolve({ ready: true }), log }).then(
         () => undefined,
         (e: unknown) => e,
       );
@@ -81,7 +116,7 @@ describe('startHttpServer', () => {
     const port = server.port;
     await server.close();
     await server.close();
-    const again = await startHttpServer({ listen: { host: '127.0.0.1', port }, metrics: createMetrics({ defaultMetrics: false }), ready: () => Promise.resolve({ ready: true }), log });
+    const again = await startHttpServer({ listen: { host: '127.0.0.1', port }, metrics: createMetrics({ defaultMetrics: false }), health: healthy, ready: () => Promise.resolve({ ready: true }), log });
     expect(again.port).toBe(port);
     await again.close();
   });
