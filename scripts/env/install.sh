@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the integration tests run against, once; later runs find everything cached and return in a second.
-#   Debian: bind9 (named, nsupdate, dig), haproxy, openssl; lego, certbot + its RFC 2136 plugin (benchmark peers)
+#   Debian: bind9 (named, nsupdate, dig), haproxy, openssl; lego, certbot + its RFC 2136 plugin (benchmark peers);
+#           docker.io (the image test's engine) and mmdebstrap (its base image)
+#   npm registry: Node 24 and Node 22 with npm (the base image; the packaging test runs the tarball on both)
 #   Go module proxy: consul (built from source), pebble and pebble-challtestsrv
 #   PyPI: moto[server] in a venv
 set -euo pipefail
@@ -22,6 +24,10 @@ install_debian() {
   command -v lego >/dev/null 2>&1 || missing+=(lego)
   command -v certbot >/dev/null 2>&1 || missing+=(certbot)
   dpkg -s python3-certbot-dns-rfc2136 >/dev/null 2>&1 || missing+=(python3-certbot-dns-rfc2136)
+  [ -x /usr/sbin/dockerd ] && [ -x /usr/bin/docker ] || missing+=(docker.io)
+  command -v mmdebstrap >/dev/null 2>&1 || missing+=(mmdebstrap)
+  command -v flock >/dev/null 2>&1 || missing+=(util-linux)
+  command -v curl >/dev/null 2>&1 || missing+=(curl)
   if [ ${#missing[@]} -gt 0 ]; then
     log "apt-get install ${missing[*]}"
     as_root apt-get update -qq
@@ -75,7 +81,14 @@ install_moto() {
   touch "$stamp"
 }
 
+install_node() {
+  node_dist "$NODE_VERSION" >/dev/null
+  node_dist "$NODE22_VERSION" >/dev/null
+}
+
 install_debian
+install_node
+"$here/base-image.sh" >/dev/null
 build_consul
 install_pebble
 install_moto

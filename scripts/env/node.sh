@@ -68,6 +68,4 @@ use_node() {
   dir=$(node_dist "$NODE_VERSION")
   [ -n "$have" ] && log "node $have is older than $NODE_MIN_VERSION: using node $NODE_VERSION from $dir"
   export PATH="$dir/bin:$PATH"
-  # node-gyp builds against these headers, not the machine's older ones.
-  export npm_config_nodedir="$dir"
 }
