@@ -186,6 +186,7 @@ export async function runPipeline(config: Config, log: Logger, signal: AbortSign
   });
   const renewal = new RenewalManager({
     state,
+    directoryUrl: config.directoryUrl,
     renewalInfoUrl: async () => {
       const dir = (await issuer.directory?.()) ?? {};
       return typeof dir.renewalInfo === 'string' ? dir.renewalInfo : undefined;

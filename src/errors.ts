@@ -31,6 +31,8 @@ export interface WhisperErrorOptions {
   cause?: unknown;
   /** Earliest moment a retry makes sense (from a `Retry-After` answer). */
   retryAfter?: Date;
+  /** The ACME identifier (DNS name) the failure is about: set when an authorization failed. */
+  identifier?: string;
 }
 
 /** The one error type of whisper-ts: a stable `code`, whether it is `retryable`, and its `cause`. */
@@ -38,6 +40,8 @@ export class WhisperError extends Error {
   readonly code: ErrorCode;
   readonly retryable: boolean;
   readonly retryAfter: Date | undefined;
+  /** The ACME identifier whose authorization failed, when that is what failed (the budget charges it alone). */
+  readonly identifier: string | undefined;
 
   constructor(code: ErrorCode, message: string, options: WhisperErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -45,6 +49,7 @@ export class WhisperError extends Error {
     this.code = code;
     this.retryable = options.retryable ?? false;
     this.retryAfter = options.retryAfter;
+    this.identifier = options.identifier;
   }
 }
 

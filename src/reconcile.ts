@@ -6,10 +6,12 @@ import type { WantedCert } from './plan/types.js';
 import { X509Certificate } from 'node:crypto';
 import type { CertBundle, CertStore, StoredCert } from './store/types.js';
 import type { Issuer } from './acme/types.js';
-import { hasProblemType } from './acme/problems.js';
+import { hasProblemType, problemOf } from './acme/problems.js';
 import { renewalDue, sameNames } from './renewal/rule.js';
 import type { RenewalManager } from './renewal/manager.js';
 import type { RateBudget } from './limits/budget.js';
+import { classifyOrder } from './limits/classify.js';
+import type { BudgetOrder } from './limits/keys.js';
 import type { StateKeeper } from './state/keeper.js';
 
 /** What the reconciler needs: the parts at the edges. */
@@ -132,15 +134,9 @@ export class Reconciler {
       log.debug({ notAfter: stored?.notAfter.toISOString(), nextRenewal: decision.nextAt.toISOString(), ari: decision.ari }, 'certificate present and valid; nothing to order');
       return;
     }
-    const order = { names: cert.names, replaces: decision.replaces !== undefined, renewal: decision.renewal };
-    const verdict = this.deps.budget.check(order, this.now());
-    if (!verdict.ok) {
-      throw new WhisperError(
-        'RATE_LIMIT_DEFERRED',
-        `order for ${cert.id} deferred until ${verdict.until.toISOString()}: the ${verdict.bucket} budget (${verdict.key}) is spent`,
-        { retryable: true, retryAfter: verdict.until },
-      );
-    }
+    // One classification of the order for the budget, used by the check here and by the record after the order.
+    const order = classifyOrder(cert.names, decision.replaces !== undefined, decision.renewal);
+    this.checkBudget(cert, order);
     const started = this.now();
     const kept = this.unsaved.get(cert.id);
     let bundle: CertBundle;
@@ -149,7 +145,7 @@ export class Reconciler {
       bundle = kept.bundle;
     } else {
       log.info({ names: cert.names, reason: decision.reason, replaces: decision.replaces }, 'ordering certificate');
-      bundle = await this.order(cert, decision.replaces, signal, log);
+      bundle = await this.order(cert, order, decision.replaces, signal, log);
       const notAfter = expiry(bundle.cert);
       if (notAfter !== undefined) this.unsaved.set(cert.id, { names: cert.names, bundle, notAfter });
     }
@@ -165,32 +161,61 @@ export class Reconciler {
     await this.deps.renewal.decide(cert, written, signal).catch(() => undefined);
   }
 
-  private async order(cert: WantedCert, replaces: string | undefined, signal: AbortSignal, log: Logger) {
-    const budgetOrder = { names: cert.names, replaces: replaces !== undefined, renewal: replaces !== undefined };
+  /** Throws `RATE_LIMIT_DEFERRED` when the budget holds `order` back now. */
+  private checkBudget(cert: WantedCert, order: BudgetOrder): void {
+    const verdict = this.deps.budget.check(order, this.now());
+    if (verdict.ok) return;
+    throw new WhisperError(
+      'RATE_LIMIT_DEFERRED',
+      `order for ${cert.id} deferred until ${verdict.until.toISOString()}: the ${verdict.bucket} budget (${verdict.key}) is spent`,
+      { retryable: true, retryAfter: verdict.until },
+    );
+  }
+
+  /**
+   * Places the order and records it in the budget as `order` says. A `replaces` the CA refuses (another account's
+   * certificate, one already replaced, one of another CA) is remembered for that certificate and the order is
+   * placed again at once without it, budget permitting: renewal never waits on a `replaces` that cannot succeed.
+   */
+  private async order(cert: WantedCert, order: BudgetOrder, replaces: string | undefined, signal: AbortSignal, log: Logger): Promise<CertBundle> {
     const opts = { signal, ...(this.deps.profile ? { profile: this.deps.profile } : {}) };
     try {
-      const bundle = await this.deps.issuer.issue(cert, { ...opts, ...(replaces ? { replaces } : {}) });
-      this.deps.budget.recordOrder(budgetOrder, this.now());
-      return bundle;
-    } catch (err) {
-      if (replaces && hasProblemType(err, 'alreadyReplaced')) {
-        // Another order already replaced it (a previous run crashed after ordering): order without `replaces`.
-        log.warn('the CA says this certificate was already replaced; ordering without `replaces`');
-        const bundle = await this.deps.issuer.issue(cert, opts);
-        this.deps.budget.recordOrder({ names: cert.names, renewal: true }, this.now());
+      try {
+        const bundle = await this.deps.issuer.issue(cert, { ...opts, ...(replaces ? { replaces } : {}) });
+        this.deps.budget.recordOrder(order, this.now());
         return bundle;
+      } catch (err) {
+        if (!replaces || !REFUSED_REPLACES.some((type) => hasProblemType(err, type))) throw this.charge(order, err);
+        log.warn({ replaces, err: errorMessage(err) }, 'the CA refused `replaces`; ordering again without it');
+        this.deps.state.setCert(cert.id, (old) => ({ ...old, replacesRefused: replaces }));
       }
-      if (isWhisperError(err, 'ACME_RATE_LIMITED')) {
-        this.deps.budget.recordRateLimited(budgetOrder, err.retryAfter ?? new Date(this.now() + 3_600_000), this.now());
-      } else if (isWhisperError(err, 'ACME_ORDER') && /authorization|challenge/i.test(err.message)) {
-        for (const name of cert.names) this.deps.budget.recordAuthzFailure(name, this.now());
+      const plain = classifyOrder(order.names, false, order.renewal === true);
+      this.checkBudget(cert, plain);
+      try {
+        const bundle = await this.deps.issuer.issue(cert, opts);
+        this.deps.budget.recordOrder(plain, this.now());
+        return bundle;
+      } catch (err) {
+        throw this.charge(plain, err);
       }
-      throw err;
     } finally {
       this.deps.state.setBudget(this.deps.budget.events(this.now()));
     }
   }
+
+  /** Records what a failed order costs at the CA: a 429's named limit, or the one identifier whose authorization failed. */
+  private charge(order: BudgetOrder, err: unknown): unknown {
+    if (isWhisperError(err, 'ACME_RATE_LIMITED')) {
+      this.deps.budget.recordRateLimited(order, err.retryAfter ?? new Date(this.now() + 3_600_000), this.now(), problemOf(err)?.detail);
+    } else if (isWhisperError(err) && err.identifier !== undefined) {
+      this.deps.budget.recordAuthzFailure(err.identifier, this.now());
+    }
+    return err;
+  }
 }
+
+/** Problem types with which a CA refuses a `replaces` (RFC 9773 §5; Let's Encrypt answers each of them). */
+const REFUSED_REPLACES = ['alreadyReplaced', 'unauthorized', 'malformed', 'conflict'];
 
 /** The certificate's notAfter (ms), or `undefined` if it does not parse (the store will refuse it anyway). */
 function expiry(pem: string): number | undefined {

@@ -148,12 +148,13 @@ function asWhisperError(err: unknown, context: string, fallback: ErrorCode, sign
   return new WhisperError(fallback, `${context} failed: ${(err as Error)?.message ?? String(err)}`, { retryable, cause: err });
 }
 
-function orderFailure(what: string, message: string, error: unknown, retryable = false): WhisperError {
+function orderFailure(what: string, message: string, error: unknown, retryable = false, identifier?: string): WhisperError {
   const problem = asProblem(error);
   const text = problem ? `${message}: ${describeProblem(problem)}` : message;
   return new WhisperError('ACME_ORDER', `${what}: ${text}`, {
     retryable: retryable || (problem !== undefined && isRetryableProblem(problem.type)),
     ...(problem ? { cause: problem } : {}),
+    ...(identifier ? { identifier } : {}),
   });
 }
 
@@ -169,7 +170,8 @@ function allValid(what: string, authzs: readonly Authorization[]): boolean {
     if (authz.status === 'valid' || authz.status === 'pending') continue;
     const failed =
       authz.challenges.find((c) => c.type === 'dns-01' && c.error !== undefined) ?? authz.challenges.find((c) => c.error !== undefined);
-    throw orderFailure(what, `authorization for ${authz.identifier.value} is ${authz.status}`, failed?.error);
+    // Validation failed: the CA counts it against this identifier (and this account) only.
+    throw orderFailure(what, `authorization for ${authz.identifier.value} is ${authz.status}`, failed?.error, false, authz.identifier.value);
   }
   return authzs.every((a) => a.status === 'valid');
 }

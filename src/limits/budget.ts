@@ -1,4 +1,5 @@
 import { BUCKET_KINDS, LETSENCRYPT_LIMITS, refillInterval, type BucketKind, type RateLimits } from './config.js';
+import { namedLimit } from './classify.js';
 import { bucketKeys, exactSetKey, orderKinds, type BudgetOrder } from './keys.js';
 import { levelId, pruneEvents, replayBuckets, retryBlocks, type BudgetEvent } from './replay.js';
 
@@ -100,11 +101,13 @@ export class RateBudget {
   }
 
   /**
-   * The CA refused `order` with 429 and `Retry-After` = `retryAfter`: the model was wrong. The buckets the order
-   * draws from (only `bucket` when the CA's problem named it) are emptied so that they have one token at
-   * `retryAfter`, and the order's exact name set is held back until then whatever its exemptions.
+   * The CA refused `order` with 429 and `Retry-After` = `retryAfter`: the model was wrong. The order's exact name
+   * set is held back until then whatever its exemptions. When the problem's `detail` names a limit the budget
+   * models (see {@link namedLimit}), that one bucket of that one key is emptied so that it has a token again at
+   * `retryAfter`; other names, domains and the account's other orders are not charged.
    */
-  recordRateLimited(order: BudgetOrder, retryAfter: Date, now: number | Date, bucket?: BucketKind): void {
+  recordRateLimited(order: BudgetOrder, retryAfter: Date, now: number | Date, detail = ''): void {
+    const limit = namedLimit(detail, order, this.account);
     this.add({
       type: 'rateLimited',
       at: ms(now),
@@ -112,7 +115,7 @@ export class RateBudget {
       names: [...order.names],
       ...(order.renewal ? { renewal: true } : {}),
       ...(order.replaces ? { replaces: true } : {}),
-      ...(bucket ? { bucket } : {}),
+      ...(limit ? { bucket: limit.bucket, key: limit.key } : {}),
     });
   }
 

@@ -10,7 +10,10 @@ export type BudgetEvent =
   | { readonly type: 'order'; readonly at: number; readonly names: readonly string[]; readonly renewal?: boolean }
   /** An authorization for `identifier` failed. */
   | { readonly type: 'authzFailure'; readonly at: number; readonly identifier: string }
-  /** The CA answered 429 for this order, asking to wait until `until` (optionally naming the limit). */
+  /**
+   * The CA answered 429 for this order, asking to wait until `until`. When its problem named the limit, `bucket`
+   * and `key` say which one, and only that bucket is charged; otherwise only the order's name set is held back.
+   */
   | {
       readonly type: 'rateLimited';
       readonly at: number;
@@ -19,6 +22,7 @@ export type BudgetEvent =
       readonly renewal?: boolean;
       readonly replaces?: boolean;
       readonly bucket?: BucketKind;
+      readonly key?: string;
     };
 
 /** The level of one bucket at a moment. */
@@ -48,8 +52,7 @@ function refill(level: BucketLevel, t: number): void {
 /**
  * Replay `events` through token buckets of `limits` (each starting full at its first event) and bring every
  * bucket up to `now`. A consumption never takes a bucket below zero: the CA accepted the order, so our model
- * under-counted refills. A 429 sets the named (or every applicable) bucket so that it has one token exactly
- * at the CA's `until`.
+ * under-counted refills. A 429 sets the one bucket it named so that it has one token exactly at the CA's `until`.
  */
 export function replayBuckets(events: readonly BudgetEvent[], limits: RateLimits, account: string, now: number): Map<string, BucketLevel> {
   const levels = new Map<string, BucketLevel>();
@@ -72,11 +75,14 @@ export function replayBuckets(events: readonly BudgetEvent[], limits: RateLimits
       if (level) level.tokens = Math.max(0, level.tokens - 1);
       continue;
     }
-    const kinds = event.type === 'rateLimited' && event.bucket ? [event.bucket] : orderKinds(event);
+    // A 429 charges the one bucket its problem named (a state file of an older release may lack the key: then
+    // every key of that kind the order touches); an unrecognised 429 charges no bucket (see retryBlocks).
+    const kinds = event.type === 'rateLimited' ? (event.bucket ? [event.bucket] : []) : orderKinds(event);
     for (const kind of kinds) {
       // A kind without a limit has no bucket: skip computing its keys (a Public Suffix List lookup per name).
       if (!limits[kind]) continue;
-      for (const key of bucketKeys(kind, event, account)) {
+      const keys = event.type === 'rateLimited' && event.key !== undefined ? [event.key] : bucketKeys(kind, event, account);
+      for (const key of keys) {
         const level = touch(kind, key, event.at);
         if (!level) continue;
         if (event.type === 'order') {

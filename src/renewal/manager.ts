@@ -13,7 +13,7 @@ export type RenewalDecision =
   | { readonly order: false; readonly nextAt: Date; readonly ari: boolean }
   | {
       readonly order: true;
-      readonly reason: 'missing' | 'names changed' | 'expired' | 'renewal due';
+      readonly reason: 'missing' | 'names changed' | 'expired' | 'renewal due' | 'issued by another CA';
       /** ARI certID of the certificate this order replaces (exempt from the CA's limits). */
       readonly replaces?: string;
       /** Same names as the stored certificate: a renewal for the budget. */
@@ -23,6 +23,8 @@ export type RenewalDecision =
 /** Options of {@link RenewalManager}. */
 export interface RenewalManagerOptions {
   readonly state: StateKeeper;
+  /** Directory URL of the configured CA: a certificate recorded as issued by another one is replaced at once. */
+  readonly directoryUrl?: string;
   /** The CA's `renewalInfo` URL, or `undefined` when its directory lists none (no ARI: lifetime rule). */
   readonly renewalInfoUrl: () => Promise<string | undefined>;
   readonly fetch: AriFetch;
@@ -51,13 +53,22 @@ export class RenewalManager {
   async decide(cert: WantedCert, stored: StoredCert | undefined, signal?: AbortSignal): Promise<RenewalDecision> {
     const now = this.o.now();
     if (!stored) return { order: true, reason: 'missing', renewal: false };
-    const certId = safeCertId(stored.cert);
+    const saved = this.o.state.cert(cert.id);
+    const otherCa = saved.ca !== undefined && this.o.directoryUrl !== undefined && saved.ca !== this.o.directoryUrl;
+    // `replaces` only to the CA that issued the certificate, and never again once that CA refused it.
+    const certId = otherCa ? undefined : safeCertId(stored.cert);
+    const replaces = certId !== undefined && saved.replacesRefused !== certId ? certId : undefined;
+    const same = sameNames(stored.names, cert.names);
+    if (otherCa) {
+      this.o.log.info({ cert: cert.id, issuedBy: saved.ca, configured: this.o.directoryUrl }, 'certificate issued by another CA; replacing it');
+      return { order: true, reason: 'issued by another CA', renewal: same };
+    }
     const shares = stored.names.some((n) => cert.names.includes(n));
-    if (!sameNames(stored.names, cert.names)) {
-      return { order: true, reason: 'names changed', renewal: false, ...(certId && shares && (await this.ariUrl()) ? { replaces: certId } : {}) };
+    if (!same) {
+      return { order: true, reason: 'names changed', renewal: false, ...(replaces && shares && (await this.ariUrl()) ? { replaces } : {}) };
     }
     const ari = certId ? await this.ariWindow(cert.id, certId, signal) : undefined;
-    if (now >= stored.notAfter.getTime()) return { order: true, reason: 'expired', renewal: true, ...(ari && certId ? { replaces: certId } : {}) };
+    if (now >= stored.notAfter.getTime()) return { order: true, reason: 'expired', renewal: true, ...(ari && replaces ? { replaces } : {}) };
     const plan = nextRenewal(stored, {
       ...(ari ? { ari } : {}),
       ...(this.o.renewBefore ? { renewBefore: this.o.renewBefore } : {}),
@@ -65,7 +76,7 @@ export class RenewalManager {
       now: this.o.now,
     });
     this.o.state.setCert(cert.id, (old) => ({ ...old, nextRenewal: plan.at, ariChosen: plan.source === 'ari' }));
-    if (plan.at.getTime() <= now) return { order: true, reason: 'renewal due', renewal: true, ...(ari && certId ? { replaces: certId } : {}) };
+    if (plan.at.getTime() <= now) return { order: true, reason: 'renewal due', renewal: true, ...(ari && replaces ? { replaces } : {}) };
     const recheck = ari ? Math.min(plan.at.getTime(), this.o.state.cert(cert.id).ariRetryAfter?.getTime() ?? Infinity) : plan.at.getTime();
     this.schedule(cert.id, recheck);
     return { order: false, nextAt: plan.at, ari: plan.source === 'ari' };
@@ -78,10 +89,19 @@ export class RenewalManager {
     this.timers.delete(id);
   }
 
-  /** After a new certificate was stored: drop the old one's ARI data. */
+  /** After a new certificate was stored: drop the old one's ARI data and refusals; record the CA that issued it. */
   renewed(id: string): void {
     this.forget(id);
-    this.o.state.setCert(id, (old) => ({ ...old, ariWindow: undefined, ariRetryAfter: undefined, nextRenewal: undefined, ariChosen: undefined }));
+    this.o.state.setCert(id, (old) => ({
+      ...old,
+      ariWindow: undefined,
+      ariRetryAfter: undefined,
+      ariCertId: undefined,
+      nextRenewal: undefined,
+      ariChosen: undefined,
+      replacesRefused: undefined,
+      ...(this.o.directoryUrl ? { ca: this.o.directoryUrl } : {}),
+    }));
   }
 
   /** Cancel every timer. */
@@ -115,14 +135,17 @@ export class RenewalManager {
     if (!url) return undefined;
     const saved = this.o.state.cert(id);
     const now = this.o.now();
-    if (saved.ariWindow && saved.ariRetryAfter && saved.ariRetryAfter.getTime() > now) {
+    // A window is the certificate's it was asked for: one saved for a previous certificate (or of unknown origin,
+    // from an older state file) is never used, and neither is the moment drawn in it.
+    const mine = saved.ariCertId === certId;
+    if (mine && saved.ariWindow && saved.ariRetryAfter && saved.ariRetryAfter.getTime() > now) {
       return { ...saved.ariWindow, ...(saved.ariChosen && saved.nextRenewal ? { chosen: saved.nextRenewal } : {}) };
     }
     try {
       const info = await fetchRenewalInfo(url, certId, { fetch: this.o.fetch, now: this.o.now, ...(signal ? { signal } : {}) });
       const window = { start: info.start, end: info.end };
-      const keep = saved.ariChosen && saved.nextRenewal;
-      this.o.state.setCert(id, (old) => ({ ...old, ariWindow: window, ariRetryAfter: info.retryAfter }));
+      const keep = mine && saved.ariChosen && saved.nextRenewal;
+      this.o.state.setCert(id, (old) => ({ ...old, ariWindow: window, ariRetryAfter: info.retryAfter, ariCertId: certId }));
       this.o.log.debug({ cert: id, start: info.start.toISOString(), end: info.end.toISOString() }, 'ARI window');
       return { ...window, ...(keep ? { chosen: saved.nextRenewal! } : {}) };
     } catch (err) {

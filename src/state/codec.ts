@@ -25,6 +25,7 @@ function encodeEvent(e: BudgetEvent): Json {
         ...(e.renewal ? { renewal: true } : {}),
         ...(e.replaces ? { replaces: true } : {}),
         ...(e.bucket ? { bucket: e.bucket } : {}),
+        ...(e.key !== undefined ? { key: e.key } : {}),
       };
   }
 }
@@ -37,6 +38,9 @@ function encodeCert(c: CertState): Json {
   if (c.ariWindow) out.ariWindow = { start: iso(c.ariWindow.start), end: iso(c.ariWindow.end) };
   if (c.ariRetryAfter) out.ariRetryAfter = iso(c.ariRetryAfter);
   if (c.deferredUntil) out.deferredUntil = iso(c.deferredUntil);
+  if (c.ca) out.ca = c.ca;
+  if (c.replacesRefused) out.replacesRefused = c.replacesRefused;
+  if (c.ariCertId) out.ariCertId = c.ariCertId;
   return out;
 }
 
@@ -96,6 +100,7 @@ function decodeEvent(raw: unknown, where: string): BudgetEvent {
         ...(flag(o.renewal, `${where}.renewal`) ? { renewal: true } : {}),
         ...(flag(o.replaces, `${where}.replaces`) ? { replaces: true } : {}),
         ...(o.bucket ? { bucket: o.bucket as BucketKind } : {}),
+        ...(o.key !== undefined ? { key: string(o.key, `${where}.key`) } : {}),
       };
     }
     default:
@@ -124,6 +129,9 @@ function decodeCert(raw: unknown, where: string): CertState {
   }
   if (o.ariRetryAfter !== undefined) out.ariRetryAfter = date(o.ariRetryAfter, `${where}.ariRetryAfter`);
   if (o.deferredUntil !== undefined) out.deferredUntil = date(o.deferredUntil, `${where}.deferredUntil`);
+  if (o.ca !== undefined) out.ca = string(o.ca, `${where}.ca`);
+  if (o.replacesRefused !== undefined) out.replacesRefused = string(o.replacesRefused, `${where}.replacesRefused`);
+  if (o.ariCertId !== undefined) out.ariCertId = string(o.ariCertId, `${where}.ariCertId`);
   return out;
 }
 

@@ -28,6 +28,12 @@ export interface CertState {
   readonly ariRetryAfter?: Date;
   /** Held back by the rate-limit budget or a CA `Retry-After` until then. */
   readonly deferredUntil?: Date;
+  /** Directory URL of the CA that issued the certificate in the folder (absent: unknown, e.g. a file from whisper). */
+  readonly ca?: string;
+  /** ARI certID the CA refused as `replaces` (another account's, already replaced): renew without it. */
+  readonly replacesRefused?: string;
+  /** ARI certID of the certificate the ARI fields above belong to: a window of another certificate is never used. */
+  readonly ariCertId?: string;
 }
 
 /** Everything the daemon keeps between runs, besides the certificates and the account. */

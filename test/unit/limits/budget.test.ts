@@ -11,6 +11,14 @@ const DOMAIN_INTERVAL = (7 * DAY) / 50; // 201.6 min
 
 const www = { names: ['www.example.com', 'example.com'] };
 
+// Let's Encrypt's own problem texts (2025 wording), one per limit.
+const LE = {
+  exactSet: 'Error creating new order :: too many certificates (5) already issued for this exact set of identifiers in the last 168h0m0s, retry after 2026-03-02 10:00:00 UTC: see https://letsencrypt.org/docs/rate-limits/#new-certificates-per-exact-set-of-hostnames',
+  newOrders: 'too many new orders (300) from this account in the last 3h0m0s, retry after 2026-03-01 01:00:00 UTC',
+  registeredDomain: 'too many certificates (50) already issued for "example.com" in the last 168h0m0s, retry after 2026-03-01 03:22:00 UTC',
+  authzFailures: 'too many failed authorizations (5) for "www.example.com" in the last 1h0m0s, retry after 2026-03-01 00:12:00 UTC',
+};
+
 describe('RateBudget', () => {
   it('allows anything with no history', () => {
     expect(new RateBudget().check(www, T0)).toEqual({ ok: true });
@@ -120,14 +128,44 @@ describe('RateBudget', () => {
     expect(verdict).toMatchObject({ ok: false, until: retryAfter });
     expect(budget.check(www, retryAfter.getTime() - 1).ok).toBe(false);
     expect(budget.check(www, retryAfter).ok).toBe(true);
-    // Without the CA naming the limit, every bucket of the order is emptied: the registered domain too.
-    expect(budget.check({ names: ['api.example.com'] }, T0 + MIN)).toMatchObject({ ok: false, bucket: 'registeredDomain' });
+    // The CA named no limit: only this certificate's name set waits; nothing else of the domain or the account.
+    expect(budget.check({ names: ['api.example.com'] }, T0 + MIN)).toEqual({ ok: true });
+    expect(budget.check({ names: ['other.example.net'] }, T0 + MIN)).toEqual({ ok: true });
+  });
+
+  it('a 429 for one exact set charges that set only: unrelated names and the account go on', () => {
+    const budget = new RateBudget({ account: 'acct-1' });
+    const retryAfter = new Date(T0 + 34 * HOUR);
+    budget.recordRateLimited(www, retryAfter, T0, LE.exactSet);
+    expect(budget.check(www, T0 + MIN)).toMatchObject({ ok: false, until: retryAfter });
+    expect(budget.check({ names: ['api.example.com'] }, T0 + MIN)).toEqual({ ok: true });
+    expect(budget.check({ names: ['other.example.net'] }, T0 + MIN)).toEqual({ ok: true });
+    expect(budget.snapshot(T0 + MIN).map((r) => `${r.bucket} ${r.key} ${r.remaining}`)).toEqual([
+      'exactSet example.com,www.example.com 0',
+      'retryAfter example.com,www.example.com 0',
+    ]);
+  });
+
+  it('a 429 naming a registered domain holds back that domain only', () => {
+    const budget = new RateBudget({ account: 'acct-1' });
+    const retryAfter = new Date(T0 + 3 * HOUR);
+    budget.recordRateLimited({ names: ['a.example.com', 'b.example.org'] }, retryAfter, T0, LE.registeredDomain);
+    expect(budget.check({ names: ['api.example.com'] }, T0 + MIN)).toMatchObject({ ok: false, bucket: 'registeredDomain', key: 'example.com' });
+    expect(budget.check({ names: ['api.example.org'] }, T0 + MIN)).toEqual({ ok: true });
+    expect(budget.check({ names: ['api.example.com'] }, retryAfter)).toEqual({ ok: true });
+  });
+
+  it('a 429 for failed authorizations holds back the identifier it names, not the other names of the order', () => {
+    const budget = new RateBudget({ account: 'acct-1' });
+    budget.recordRateLimited(www, new Date(T0 + 12 * MIN), T0, LE.authzFailures);
+    expect(budget.check({ names: ['www.example.com', 'x.example.com'] }, T0 + MIN)).toMatchObject({ ok: false, bucket: 'authzFailures', key: 'www.example.com' });
+    expect(budget.check({ names: ['example.com', 'x.example.com'] }, T0 + MIN)).toEqual({ ok: true });
   });
 
   it('empties only the bucket the CA named, and holds back even an exempt order of that set', () => {
     const budget = new RateBudget();
     const retryAfter = new Date(T0 + 30 * MIN);
-    budget.recordRateLimited({ ...www, replaces: true }, retryAfter, T0, 'newOrders');
+    budget.recordRateLimited({ ...www, replaces: true }, retryAfter, T0, LE.newOrders);
     expect(budget.check({ names: ['other.example.net'] }, T0)).toMatchObject({ ok: false, bucket: 'newOrders', until: retryAfter });
     expect(budget.check({ ...www, replaces: true }, T0)).toMatchObject({ ok: false, bucket: RETRY_AFTER_BUCKET, until: retryAfter });
     expect(budget.check({ ...www, replaces: true }, retryAfter)).toEqual({ ok: true });
