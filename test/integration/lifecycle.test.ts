@@ -1,0 +1,140 @@
+import { describe, it, expect, inject, afterAll } from 'vitest';
+import { copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startPebble, type Pebble } from '../support/pebble.js';
+import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
+import { createZone, splitPem } from '../support/certs.js';
+import { eventually, fileOnce, registerService, startWhisper, uniq, type WhisperProcess } from '../support/whisper.js';
+import '../support/env-types.js';
+
+// Renewal on the days something odd happens, against real Pebbles (a fault proxy where Pebble cannot answer as
+// Let's Encrypt does).
+const env = inject('env');
+const cleanups: Array<() => Promise<unknown>> = [];
+afterAll(async () => {
+  for (const c of cleanups.reverse()) await c().catch(() => undefined);
+});
+
+function daemon(args: string[]): WhisperProcess {
+  const w = startWhisper(args);
+  cleanups.push(() => w.stop());
+  return w;
+}
+
+async function folderAndZone() {
+  const zone = `l${uniq()}.whisper.test`;
+  await createZone(env, zone);
+  const base = await mkdtemp(join(tmpdir(), 'whisper-lifecycle-'));
+  cleanups.push(() => rm(base, { recursive: true, force: true }));
+  return { zone, base, folder: join(base, 'certs') };
+}
+
+function dnsArgs(zone: string): string[] {
+  return ['--consul', env.consul.httpAddr, '--dns-resolver', env.dnsFront.addr, '--dns-provider', 'route53',
+    '--route53-endpoint', env.route53.endpoint, '--allow-domain', zone, '--notify', `whisper-tests/${zone}`];
+}
+
+async function pebble(name: string, validitySeconds: number): Promise<Pebble> {
+  const p = await startPebble({
+    dir: env.runDir,
+    name: `pebble-${name}-${uniq()}`,
+    dnsServer: env.dnsFront.addr,
+    config: { profiles: { default: { description: `${validitySeconds} seconds`, validityPeriod: validitySeconds } } },
+  });
+  cleanups.push(() => p.stop());
+  return p;
+}
+
+const serial = async (file: string): Promise<string> => splitPem(await readFile(file, 'utf8')).certs[0]!.serialNumber;
+
+describe('renewal that never stalls', () => {
+  it("a certificate of another account: the CA refuses `replaces` (403 unauthorized), the renewal goes on at once without it", async () => {
+    const ca = await pebble('accounts', 30);
+    const t = await folderAndZone();
+    const name = `moved-${uniq()}`;
+    const file = `${name}.${t.zone}.pem`;
+    await registerService(env, name, [`dns=${t.zone}`, 'ssl=offloading']);
+    const caArgs = ['--directory-url', ca.directoryUrl, '--ca-bundle', ca.tlsCaFile, ...dnsArgs(t.zone)];
+    const first = daemon([t.folder, ...caArgs]);
+    await eventually('the first certificate', () => fileOnce(join(t.folder, file)));
+    expect(await first.stop()).toBe(0);
+
+    // The certificate moves to a folder with another account (a moved folder without its .acme, an HA failover).
+    const moved = join(t.base, 'moved');
+    await mkdir(moved, { mode: 0o700 });
+    await copyFile(join(t.folder, file), join(moved, file));
+    const before = await serial(join(moved, file));
+    const second = daemon([moved, ...caArgs]);
+    const refused = await eventually('the refusal', () => second.logs.find((l) => l.msg === 'the CA refused `replaces`; ordering again without it'), 60_000);
+    expect(String(refused.err)).toMatch(/unauthorized/);
+    await eventually('the renewed certificate', async () => ((await serial(join(moved, file))) !== before ? true : undefined), 30_000);
+    const orders = second.logs.filter((l) => l.msg === 'ordering certificate');
+    expect(orders[0]?.replaces).toBeDefined();
+    // Within seconds, not an hour later: one refused order, then the one without `replaces`.
+    const issued = second.logs.find((l) => l.msg === 'certificate issued')!;
+    expect(Number(issued.time) - Number(refused.time)).toBeLessThan(15_000);
+    expect(await second.stop()).toBe(0);
+  }, 120_000);
+
+  it("a 429 for one exact set (Let's Encrypt's body) holds back that certificate only: another service is issued at once", async () => {
+    const proxy: FaultProxy = await startFaultProxy(env.runDir, { url: new URL(env.pebble.directoryUrl).origin, caFile: env.pebble.tlsCaFile });
+    cleanups.push(() => proxy.close());
+    let limited = 0;
+    proxy.fault = (method, path) => {
+      if (method !== 'POST' || !path.startsWith('/order-plz') || limited > 0) return undefined;
+      limited++;
+      return {
+        status: 429,
+        headers: { 'content-type': 'application/problem+json', 'retry-after': '3600' },
+        body: JSON.stringify({
+          type: 'urn:ietf:params:acme:error:rateLimited',
+          status: 429,
+          detail: 'Error creating new order :: too many certificates (5) already issued for this exact set of identifiers in the last 168h0m0s, retry after 2026-12-03 12:00:00 UTC: see https://letsencrypt.org/docs/rate-limits/#new-certificates-per-exact-set-of-hostnames',
+        }),
+      };
+    };
+    const t = await folderAndZone();
+    const w = daemon([t.folder, '--directory-url', `${proxy.url}/dir`, '--ca-bundle', proxy.caFile, ...dnsArgs(t.zone)]);
+    const first = `limited-${uniq()}`;
+    await registerService(env, first, [`dns=${t.zone}`, 'ssl=offloading']);
+    await eventually('the 429', () => (w.logs.some((l) => l.code === 'ACME_RATE_LIMITED') ? true : undefined));
+
+    const other = `other-${uniq()}`;
+    await registerService(env, other, [`dns=${t.zone}`, 'ssl=offloading']);
+    await eventually('the unrelated certificate', () => fileOnce(join(t.folder, `${other}.${t.zone}.pem`)), 30_000);
+    expect(await fileOnce(join(t.folder, `${first}.${t.zone}.pem`))).toBeUndefined();
+    expect(await w.stop()).toBe(0);
+    const state = JSON.parse(await readFile(join(t.folder, '.whisper-state.json'), 'utf8')) as {
+      budget: Array<{ type: string; bucket?: string; key?: string }>;
+      certs: Record<string, { deferredUntil?: string }>;
+    };
+    expect(state.budget.filter((e) => e.type === 'rateLimited')).toEqual([
+      expect.objectContaining({ bucket: 'exactSet', key: `${first}.${t.zone}` }),
+    ]);
+    expect(Date.parse(state.certs[`${first}.${t.zone}`]!.deferredUntil!)).toBeGreaterThan(Date.now() + 3_000_000);
+  }, 90_000);
+
+  it('moving to another CA (staging → production) replaces its certificates at once, without `replaces`', async () => {
+    const staging = await pebble('staging', 3600);
+    const production = await pebble('production', 3600);
+    const t = await folderAndZone();
+    const name = `moving-${uniq()}`;
+    const file = join(t.folder, `${name}.${t.zone}.pem`);
+    await registerService(env, name, [`dns=${t.zone}`, 'ssl=offloading']);
+    const before = daemon([t.folder, '--directory-url', staging.directoryUrl, '--ca-bundle', staging.tlsCaFile, ...dnsArgs(t.zone)]);
+    await eventually('the staging certificate', () => fileOnce(file));
+    expect(await before.stop()).toBe(0);
+    const stagingSerial = await serial(file);
+
+    // Both Pebbles share one TLS CA file layout but not their roots: trust both for HTTPS.
+    const after = daemon([t.folder, '--directory-url', production.directoryUrl, '--ca-bundle', production.tlsCaFile, ...dnsArgs(t.zone)]);
+    await eventually('the production certificate', async () => ((await serial(file)) !== stagingSerial ? true : undefined), 30_000);
+    const order = after.logs.find((l) => l.msg === 'ordering certificate')!;
+    expect(order.reason).toBe('issued by another CA');
+    expect(order.replaces).toBeUndefined();
+    expect(await after.stop()).toBe(0);
+    const state = JSON.parse(await readFile(join(t.folder, '.whisper-state.json'), 'utf8')) as { certs: Record<string, { ca?: string }> };
+    expect(state.certs[`${name}.${t.zone}`]?.ca).toBe(production.directoryUrl);
+  }, 90_000);
+});
