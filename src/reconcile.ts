@@ -144,6 +144,8 @@ export class Reconciler {
       log.info({ names: cert.names }, 'writing the certificate issued earlier that could not be stored');
       bundle = kept.bundle;
     } else {
+      // Nothing is ordered that could not be stored: an order costs the CA's limits, a failed write loses it.
+      await this.deps.store.checkWritable?.();
       log.info({ names: cert.names, reason: decision.reason, replaces: decision.replaces }, 'ordering certificate');
       bundle = await this.order(cert, order, decision.replaces, signal, log);
       const notAfter = expiry(bundle.cert);

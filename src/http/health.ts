@@ -1,7 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import { promises as fsp } from 'node:fs';
-import path from 'node:path';
 import { errorMessage } from '../errors.js';
+import { probeWritable, type ProbeFs } from '../store/probe.js';
 import { systemTimers, type Timers } from '../time.js';
 
 /** Answer of {@link checkFolderWritable}: `/healthz` sends 200 when `ok`, else 503 with `reason`. */
@@ -12,10 +10,7 @@ export interface Health {
 }
 
 /** The file operations of the probe; tests inject failures and hangs through it. */
-export interface HealthFs {
-  open(file: string, flags: string, mode: number): Promise<{ write(data: Uint8Array): Promise<unknown>; close(): Promise<void> }>;
-  unlink(file: string): Promise<void>;
-}
+export type HealthFs = ProbeFs;
 
 /** Options of {@link checkFolderWritable}. */
 export interface HealthOptions {
@@ -27,36 +22,13 @@ export interface HealthOptions {
   readonly timers?: Timers;
 }
 
-const nodeHealthFs: HealthFs = { open: fsp.open, unlink: fsp.unlink };
-const BYTE = Uint8Array.of(0x0a);
-
 /** Probes in flight, by folder: overlapping checks share one, and it leaves once it settles. */
 const inFlight = new Map<string, Promise<void>>();
 
-/** Creates a uniquely named file in `folder`, writes one byte, closes it and always removes it again. */
-async function probe(folder: string, fs: HealthFs): Promise<void> {
-  const file = path.join(folder, `.whisper-health-${process.pid}-${randomBytes(6).toString('hex')}`);
-  const fh = await fs.open(file, 'wx', 0o600);
-  let written = false;
-  try {
-    try {
-      await fh.write(BYTE);
-    } finally {
-      await fh.close();
-    }
-    written = true;
-  } finally {
-    // The first failure is the one reported; a failed removal after a good write is a failure too.
-    await fs.unlink(file).catch((err: unknown) => {
-      if (written) throw err;
-    });
-  }
-}
-
-function shared(folder: string, fs: HealthFs): Promise<void> {
+function shared(folder: string, fs: HealthFs | undefined): Promise<void> {
   let running = inFlight.get(folder);
   if (!running) {
-    const started = probe(folder, fs).finally(() => inFlight.delete(folder));
+    const started = probeWritable(folder, fs).finally(() => inFlight.delete(folder));
     inFlight.set(folder, started);
     running = started;
   }
@@ -82,7 +54,7 @@ export async function checkFolderWritable(folder: string, options: HealthOptions
   const timedOut = new Promise<Health>((resolve) => {
     timer = timers.setTimeout(() => resolve({ ok: false, reason: `certificate folder ${folder} did not answer within ${timeoutMs} ms` }), timeoutMs);
   });
-  const checked = shared(folder, options.fs ?? nodeHealthFs).then(
+  const checked = shared(folder, options.fs).then(
     (): Health => ({ ok: true }),
     (err: unknown) => failure(folder, err),
   );

@@ -53,4 +53,9 @@ export interface CertStore {
   readAccount(): Promise<AccountRecord | undefined>;
   /** Save the ACME account (key mode 0600). */
   writeAccount(account: AccountRecord): Promise<void>;
+  /**
+   * Throws a retryable `STORE_WRITE` naming the place and the process's user id when a new certificate could not
+   * be written there now. Asked before every order, so that nothing is ordered that could not be kept.
+   */
+  checkWritable?(): Promise<void>;
 }

@@ -127,3 +127,21 @@ describe('Reconciler: what a failed order costs', () => {
     expect(t.budget.check({ names: ['api.example.com'] }, t.now + 1000)).toEqual({ ok: true });
   });
 });
+
+describe('Reconciler: a folder that cannot take the result', () => {
+  it('orders nothing while the store says it cannot write, and orders once it can', async () => {
+    const t = setup([ok], { now: NOTAFTER - 100 * DAY });
+    const store = (t.r as unknown as { deps: { store: CertStore } }).deps.store;
+    store.read = async () => undefined;
+    let writable = false;
+    store.checkWritable = async () => {
+      if (!writable) throw new WhisperError('STORE_WRITE', 'certificate folder /certs is not writable by uid 1000: EROFS', { retryable: true });
+    };
+    await expect(t.r.ensure(cert, new AbortController().signal)).rejects.toMatchObject({ code: 'STORE_WRITE', retryable: true });
+    expect(t.calls).toEqual([]);
+    expect(t.budget.events(t.now)).toEqual([]);
+    writable = true;
+    await t.r.ensure(cert, new AbortController().signal);
+    expect(t.calls).toEqual([{}]);
+  });
+});
