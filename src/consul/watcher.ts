@@ -48,6 +48,8 @@ export interface CatalogWatcherOptions {
  * Watches Consul's service catalog with blocking queries and reports which services appeared, changed their tags
  * or went away. Follows Consul's blocking-query rules: the index only moves forward (backwards → start over),
  * an index below 1 counts as 1, errors back off with jitter, and queries are never closer than `minIntervalMs`.
+ * After a failure or a closed connection it reads once without blocking, and compares that read with the catalog it
+ * holds even when the index is the same (a restarted agent may have climbed back to it with other services).
  */
 export class CatalogWatcher {
   readonly #api: ConsulApi;
@@ -153,7 +155,9 @@ export class CatalogWatcher {
       // A blocking answer: start over with a full read. A non-blocking answer already is that read.
       if (asked > 0) return;
     }
-    if (index === this.#index) return;
+    // A blocking answer at our index: its wait expired, nothing changed. A non-blocking one is compared whatever its
+    // index: an agent restarted empty can climb back to our index with another catalog before we ask again.
+    if (index === this.#index && asked > 0) return;
     this.#index = index;
     await this.#deliver(answer.services, signal);
   }

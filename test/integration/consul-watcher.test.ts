@@ -144,7 +144,7 @@ describe('CatalogWatcher against a real Consul agent', () => {
     cleanups.push(() => fetch(`http://${env.consul.httpAddr}/v1/kv/${key}`, { method: 'DELETE' }));
     try {
       expect(await api.kvGet(key)).toBeUndefined();
-      const notifier = createNotifier({ api, key, debounceMs: 50 });
+      const notifier = createNotifier({ api, key, intervalMs: 50 });
       notifier.changed(['www.example.test.pem']);
       notifier.changed(['multi-hosts.example.test.pem', 'www.example.test.pem']);
       await notifier.close();
