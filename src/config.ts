@@ -28,6 +28,8 @@ export interface Config {
     readonly wait: string;
   };
   readonly notifyKey: string;
+  /** Least time between two bumps of the notify key while changes keep coming (`--notify-interval`). @default 5000 */
+  readonly notifyIntervalMs: number;
   readonly debug: boolean;
   readonly dryrun: boolean;
   readonly directoryUrl: string;
@@ -46,6 +48,8 @@ export interface Config {
   readonly dnsResolvers: readonly string[];
   readonly propagationTimeoutMs: number;
   readonly allowDomains: readonly string[];
+  /** `--allow-wildcard`: a `vhost=*` tag may order `*.<zone>`; off, such a service is skipped. @default false */
+  readonly allowWildcard: boolean;
   readonly concurrency: number;
   readonly formats: readonly StoreFormat[];
   readonly formatsDir: string;
@@ -244,6 +248,7 @@ export function buildConfig(folder: string | undefined, raw: Raw, options: Build
       ...(str('consulKeyFile') ? { keyFile: str('consulKeyFile')! } : {}),
     },
     notifyKey,
+    notifyIntervalMs: positiveInt('--notify-interval', str('notifyInterval')!, 3600) * 1000,
     debug: o.debug === true,
     dryrun: o.dryrun === true,
     directoryUrl,
@@ -258,6 +263,7 @@ export function buildConfig(folder: string | undefined, raw: Raw, options: Build
     dnsResolvers,
     propagationTimeoutMs: positiveInt('--propagation-timeout', str('propagationTimeout')!, 3600) * 1000,
     allowDomains,
+    allowWildcard: o.allowWildcard === true,
     concurrency: positiveInt('--concurrency', str('concurrency')!, 64),
     formats: formats.length > 0 ? formats : ['haproxy'],
     formatsDir: resolve(certDir, str('formatsDir') ?? 'formats'),

@@ -171,7 +171,7 @@ export async function runPipeline(config: Config, log: Logger, signal: AbortSign
   const state = new StateKeeper(config.certDir, loaded.state, log.child({ component: 'state' }));
   const budget = new RateBudget({ limits: config.rateLimits, account: config.directoryUrl, events: loaded.state.budget });
 
-  const notifier = createNotifier({ api: consul, key: config.notifyKey, timers, log: log.child({ component: 'notify' }) });
+  const notifier = createNotifier({ api: consul, key: config.notifyKey, intervalMs: config.notifyIntervalMs, timers, now, log: log.child({ component: 'notify' }) });
   const queue = new IssuanceQueue({
     concurrency: config.concurrency,
     ...(config.retryBaseMs ? { retry: { baseMs: config.retryBaseMs } } : {}),
@@ -212,6 +212,7 @@ export async function runPipeline(config: Config, log: Logger, signal: AbortSign
     log,
     now,
     allowDomains: config.allowDomains,
+    allowWildcard: config.allowWildcard,
     ...(profile ? { profile } : {}),
     enqueue: (cert, reason) => queue.enqueue(cert, reason),
     forget: (id) => queue.remove(id),
@@ -245,8 +246,9 @@ export async function runPipeline(config: Config, log: Logger, signal: AbortSign
     renewal.stop();
     await queue.stop();
     await state.flush();
-    consul.close?.();
+    // The last bump (files changed since the one before) goes out before the Consul client closes its connections.
     await notifier.close();
+    consul.close?.();
     await dns.close?.();
     log.info('whisper-ts stopped');
   }

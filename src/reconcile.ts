@@ -29,6 +29,8 @@ export interface ReconcilerDeps {
   readonly notify: (files: readonly string[]) => void;
   readonly log: Logger;
   readonly allowDomains: readonly string[];
+  /** Whether tags may ask for wildcard names (`vhost=*`). @default false */
+  readonly allowWildcard?: boolean;
   /** ACME profile for new orders, when the CA offers it. */
   readonly profile?: string;
   /** @default Date.now */
@@ -58,7 +60,7 @@ export class Reconciler {
 
   constructor(private readonly deps: ReconcilerDeps) {
     this.now = deps.now ?? Date.now;
-    this.planner = new IncrementalPlanner({ allowDomains: deps.allowDomains });
+    this.planner = new IncrementalPlanner({ allowDomains: deps.allowDomains, allowWildcard: deps.allowWildcard ?? false });
     this.plan = this.planner.plan;
   }
 

@@ -15,6 +15,7 @@ const EMPTY_PLAN: Plan = Object.freeze({ certs: Object.freeze([]), problems: Obj
 export class IncrementalPlanner {
   readonly #allow: AllowList;
   readonly #maxNames: number;
+  readonly #allowWildcard: boolean;
   /** Services that ask for something, by name. */
   readonly #parts = new Map<string, ServicePlan>();
   #plan: Plan = EMPTY_PLAN;
@@ -23,6 +24,7 @@ export class IncrementalPlanner {
   constructor(options: PlanOptions = {}) {
     this.#maxNames = checkedMaxNames(options.maxNames);
     this.#allow = createAllowList(options.allowDomains ?? []);
+    this.#allowWildcard = options.allowWildcard === true;
   }
 
   /** The current plan. */
@@ -54,7 +56,7 @@ export class IncrementalPlanner {
 
   /** Works out one service's part; true when it differs from the part before (a new tag that changes nothing: false). */
   #set(name: string, tags: readonly string[]): boolean {
-    const part = planService({ name, tags }, this.#allow);
+    const part = planService({ name, tags }, this.#allow, { allowWildcard: this.#allowWildcard });
     if (part === undefined) return this.#parts.delete(name);
     const before = this.#parts.get(name);
     this.#parts.set(name, part);

@@ -19,6 +19,8 @@ export interface PlanOptions {
   allowDomains?: readonly string[];
   /** Most names in one certificate; a zone's multi-host certificate over this is split. @default 100 */
   maxNames?: number;
+  /** Whether `vhost=*` may ask for `*.<zone>` (`--allow-wildcard`); otherwise its service is skipped. @default false */
+  allowWildcard?: boolean;
 }
 
 /** Default of {@link PlanOptions.maxNames}: Let's Encrypt's limit of names per certificate. */
@@ -34,7 +36,8 @@ export function compareStrings(a: string, b: string): number {
  * for each `dns=<zone>` of a service, when it has `vhost=` tags and an `https=` or `ssl=` tag,
  * every `<vhost>.<zone>` joins the zone's multi-host certificate `multi-hosts.<zone>`; when it
  * has `ssl=` and no `vhost=`, `<service>.<zone>` gets a certificate of its own (id = that name);
- * otherwise nothing. The only wildcard is `vhost=*` (→ `*.<zone>`).
+ * otherwise nothing. The only wildcard is `vhost=*` (→ `*.<zone>`), with `allowWildcard` only: without it, a
+ * service with that tag is skipped whole, with a `DOMAIN_NOT_ALLOWED` problem.
  *
  * Each invalid zone, vhost or service name, and each name outside the allow-list, becomes a
  * {@link PlanProblem} and is skipped; the rest of the service still counts. A multi-host
@@ -47,9 +50,10 @@ export function compareStrings(a: string, b: string): number {
 export function planCertificates(services: readonly ServiceTags[], options: PlanOptions = {}): Plan {
   const maxNames = checkedMaxNames(options.maxNames);
   const allow = createAllowList(options.allowDomains ?? []);
+  const serviceOptions = { allowWildcard: options.allowWildcard === true };
   const parts: ServicePlan[] = [];
   for (const service of services) {
-    const part = planService(service, allow);
+    const part = planService(service, allow, serviceOptions);
     if (part !== undefined) parts.push(part);
   }
   return assemblePlan(parts, maxNames);

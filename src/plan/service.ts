@@ -12,7 +12,7 @@ export interface PlanProblem {
   readonly service: string;
   /** The tag at fault, as `key=value` (value trimmed). */
   readonly tag?: string;
-  /** `HOSTNAME_INVALID`, `DOMAIN_NOT_ALLOWED` or `TOO_MANY_NAMES`. */
+  /** `HOSTNAME_INVALID`, `DOMAIN_NOT_ALLOWED` (also a `vhost=*` without `--allow-wildcard`) or `TOO_MANY_NAMES`. */
   readonly code: ErrorCode;
   /** One line for the operator; untrusted parts are quoted and escaped. */
   readonly message: string;
@@ -40,6 +40,12 @@ export const MAX_CERT_ID_LENGTH = 200;
 /** First labels of multi-host ids; a single-host certificate using them would take that file. */
 const RESERVED_FIRST_LABEL = /^multi-hosts(?:-[0-9]+)?$/;
 
+/** Options of {@link planService}. */
+export interface ServicePlanOptions {
+  /** Whether `vhost=*` may ask for `*.<zone>` (`--allow-wildcard`); otherwise the service is skipped. @default false */
+  readonly allowWildcard?: boolean;
+}
+
 interface Draft {
   readonly service: string;
   readonly allow: AllowList;
@@ -52,9 +58,11 @@ interface Draft {
  * One service's part of the plan (whisper's rules): for each `dns=<zone>`, when it has `vhost=` tags and an
  * `https=` or `ssl=` tag, every `<vhost>.<zone>` goes to the zone's multi-host certificate; when it has `ssl=` and
  * no `vhost=`, `<service>.<zone>` gets a certificate of its own; otherwise nothing. Returns `undefined` when the
- * service asks for nothing at all (most services of a catalog). Invalid or disallowed names become problems.
+ * service asks for nothing at all (most services of a catalog). Invalid or disallowed names become problems. A
+ * `vhost=*` without `allowWildcard` skips the whole service: anyone who can register a service could otherwise ask
+ * for a zone-wide wildcard.
  */
-export function planService(service: ServiceTags, allow: AllowList): ServicePlan | undefined {
+export function planService(service: ServiceTags, allow: AllowList, options: ServicePlanOptions = {}): ServicePlan | undefined {
   const tags = parseTags(service.tags);
   const dns = tags.get('dns');
   const vhosts = tags.get('vhost');
@@ -64,6 +72,11 @@ export function planService(service: ServiceTags, allow: AllowList): ServicePlan
   if (dns === undefined || (!multi && !single)) return undefined;
 
   const d: Draft = { service: service.name, allow, singles: [], vhosts: [], problems: new Map() };
+  if (multi && vhosts.includes('*') && options.allowWildcard !== true) {
+    const message = 'a wildcard certificate needs --allow-wildcard; nothing is ordered for this service';
+    addProblem(d.problems, d.service, 'vhost=*', 'DOMAIN_NOT_ALLOWED', message);
+    return Object.freeze({ service: d.service, singles: [], vhosts: [], problems: [...d.problems.values()] });
+  }
   const seen = new Set<string>();
   for (const rawZone of dns) {
     const dnsTag = `dns=${rawZone}`;

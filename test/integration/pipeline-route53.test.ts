@@ -107,6 +107,8 @@ describe('pipeline through Route53', () => {
       { name: `evil-${uniq()}`, tags: [`dns=${t.zone}`, `vhost=${'a'.repeat(64)}`, 'https=443'] },
       { name: `evil-${uniq()}`, tags: ['dns=outside-allow-list.test', 'ssl=offloading'] },
       { name: `evil-${uniq()}`, tags: [`dns=${t.zone}/..`, 'ssl=offloading'] },
+      // A zone-wide wildcard needs --allow-wildcard: anyone who can register a service could ask for it.
+      { name: `evil-${uniq()}`, tags: [`dns=${t.zone}`, 'vhost=*', 'vhost=www', 'https=443'] },
     ];
     for (const b of bad) await registerService(env, b.name, b.tags);
     const good = `good-${uniq()}`;
@@ -116,8 +118,12 @@ describe('pipeline through Route53', () => {
       const line = await eventually(`a warning for ${b.name}`, () => w.logs.find((l) => l.level === 40 && String(l.service).includes(b.name)));
       expect(String(line.tag)).toMatch(/^(dns|vhost)=/);
     }
+    const wildcard = w.logs.find((l) => l.level === 40 && l.tag === 'vhost=*');
+    expect(wildcard).toMatchObject({ service: bad[4]!.name, code: 'DOMAIN_NOT_ALLOWED' });
+    expect(String(wildcard?.msg)).toContain('--allow-wildcard');
     expect((await readdir(t.base)).sort()).toEqual(['certs']);
     expect((await readdir(t.folder)).filter((f) => !f.startsWith('.'))).toEqual([`${good}.${t.zone}.pem`]);
+    expect(ordered(w).map((l) => l.cert)).toEqual([`${good}.${t.zone}`]);
     expect(await w.stop()).toBe(0);
   });
 

@@ -89,6 +89,18 @@ describe('buildConfig', () => {
     expect(configError(() => build({ dnsProvider: 'rfc2136', rfc2136Server: 'ns1', rfc2136TsigSecretFile: '/nope' }))).toMatch(/^--rfc2136-tsig-secret-file: cannot read \/nope/);
   });
 
+  it('reads --notify-interval in seconds (default 5) and --allow-wildcard (default off)', () => {
+    expect(build({}).notifyIntervalMs).toBe(5000);
+    expect(build({ notifyInterval: '30' }).notifyIntervalMs).toBe(30_000);
+    expect(build({}, { WHISPER_NOTIFY_INTERVAL: '1' }).notifyIntervalMs).toBe(1000);
+    expect(configError(() => build({ notifyInterval: '0' }))).toMatch(/^--notify-interval: .*1 to 3600/);
+    expect(configError(() => build({ notifyInterval: '2.5' }))).toMatch(/^--notify-interval/);
+    expect(build({}).allowWildcard).toBe(false);
+    expect(build({ allowWildcard: true }).allowWildcard).toBe(true);
+    expect(build({}, { WHISPER_ALLOW_WILDCARD: '1' }).allowWildcard).toBe(true);
+    expect(build({}, { WHISPER_ALLOW_WILDCARD: 'off' }).allowWildcard).toBe(false);
+  });
+
   it('refuses a CA bundle without a certificate', () => {
     expect(configError(() => buildConfig('certs', { caBundle: '/ca.pem' }, { env: {}, readFile: () => 'garbage' }))).toBe(
       '--ca-bundle: /ca.pem holds no PEM certificate',

@@ -115,29 +115,7 @@ describe('planCertificates: the contract table', () => {
   });
 });
 
-describe('planCertificates: wildcards', () => {
-  it('vhost=* gives *.<zone> in the multi-host certificate, first in sorted order', () => {
-    const plan = planCertificates([svc('web', 'dns=example.com', 'vhost=www', 'vhost=*', 'https=443')]);
-    expect(plan.certs[0]?.names).toEqual(['*.example.com', 'www.example.com']);
-    expect(plan.problems).toEqual([]);
-  });
-
-  it.each(['*.www', 'www.*', 'w*', '**', '*.'])('rejects vhost=%s', (vhost) => {
-    const plan = planCertificates([svc('web', 'dns=example.com', `vhost=${vhost}`, 'vhost=ok', 'https=443')]);
-    expect(plan.certs[0]?.names).toEqual(['ok.example.com']);
-    expect(plan.problems).toHaveLength(1);
-    expect(plan.problems[0]).toMatchObject({ service: 'web', tag: `vhost=${vhost}`, code: 'HOSTNAME_INVALID' });
-  });
-
-  it('rejects a wildcard zone and a wildcard service name', () => {
-    const plan = planCertificates([svc('web', 'dns=*.example.com', 'ssl=on'), svc('*', 'dns=example.com', 'ssl=on')]);
-    expect(plan.certs).toEqual([]);
-    expect(plan.problems.map((p) => [p.service, p.tag, p.code])).toEqual([
-      ['*', 'dns=example.com', 'HOSTNAME_INVALID'],
-      ['web', 'dns=*.example.com', 'HOSTNAME_INVALID'],
-    ]);
-  });
-});
+// The wildcard rules (vhost=*, --allow-wildcard) are in wildcard.test.ts.
 
 describe('planCertificates: hostile and invalid input', () => {
   it.each([
@@ -217,7 +195,8 @@ describe('planCertificates: hostile and invalid input', () => {
     const plan = planCertificates([
       svc('Web', 'dns=Example.COM.', 'vhost=*', 'vhost=www', 'https=443'),
       svc('A', 'dns=bücher.example', 'ssl=on'),
-    ]);
+    ], { allowWildcard: true });
+    expect(plan.certs).toHaveLength(2);
     for (const c of plan.certs) {
       expect(c.id).toMatch(/^[a-z0-9][a-z0-9.-]*[a-z0-9]$/);
       expect(c.id).not.toContain('..');
@@ -235,7 +214,7 @@ describe('planCertificates: allow-list', () => {
   ];
 
   it('keeps names under an allowed domain and reports the others', () => {
-    const plan = planCertificates(services, { allowDomains: ['example.com'] });
+    const plan = planCertificates(services, { allowDomains: ['example.com'], allowWildcard: true });
     expect(ids(plan)).toEqual(['api.example.com', 'multi-hosts.example.com']);
     expect(cert(plan, 'multi-hosts.example.com')?.names).toEqual(['*.example.com', 'www.example.com']);
     expect(plan.problems.map((p) => [p.service, p.tag, p.code])).toEqual([
@@ -246,7 +225,7 @@ describe('planCertificates: allow-list', () => {
   });
 
   it('applies a narrow entry to each name, not the zone', () => {
-    const plan = planCertificates(services, { allowDomains: ['www.example.com'] });
+    const plan = planCertificates(services, { allowDomains: ['www.example.com'], allowWildcard: true });
     expect(ids(plan)).toEqual(['multi-hosts.example.com']);
     expect(cert(plan, 'multi-hosts.example.com')?.names).toEqual(['www.example.com']);
     expect(plan.problems.map((p) => [p.service, p.tag, p.code])).toEqual([
@@ -258,7 +237,7 @@ describe('planCertificates: allow-list', () => {
   });
 
   it('allows everything with an empty list', () => {
-    expect(planCertificates(services, { allowDomains: [] }).certs).toHaveLength(4);
+    expect(planCertificates(services, { allowDomains: [], allowWildcard: true }).certs).toHaveLength(4);
   });
 
   it('throws CONFIG_INVALID for an invalid entry', () => {
@@ -326,9 +305,9 @@ describe('planCertificates: determinism', () => {
     svc('zz', 'dns=example.net', 'vhost=a/b', 'vhost=c', 'https=1'),
   ];
 
-  it('gives an equal plan for any order of services and tags', () => {
-    const a = planCertificates(services);
-    const b = planCertificates([...services].reverse().map((s) => svc(s.name, ...[...s.tags].reverse())));
+  it.each([false, true])('gives an equal plan for any order of services and tags (allowWildcard %s)', (allowWildcard) => {
+    const a = planCertificates(services, { allowWildcard });
+    const b = planCertificates([...services].reverse().map((s) => svc(s.name, ...[...s.tags].reverse())), { allowWildcard });
     expect(JSON.stringify(b)).toBe(JSON.stringify(a));
     expect(ids(a)).toEqual([...ids(a)].sort());
   });
