@@ -89,9 +89,13 @@ export async function findAuthoritativeServers(
 
 /** Options of {@link waitForPropagation}. */
 export interface PropagationOptions {
-  /** Resolvers to ask (`host:port`), from `--dns-resolver`. @default the zone's authoritative servers */
+  /**
+   * Resolvers to ask (`host:port`), from `--dns-resolver`. When given they are the only servers asked, whatever the
+   * provider: the operator named them because the authoritative servers are unreachable or not what the CA sees.
+   * @default the provider's own servers ({@link PropagationOptions.nameservers}), else the zone's authoritative ones
+   */
   servers?: readonly string[];
-  /** A provider's own servers for a name (RFC 2136: its server); wins over `servers` when it gives any. */
+  /** A provider's own servers for a name (RFC 2136: its server); asked when no `servers` are given. */
   nameservers?: (fqdn: string, signal?: AbortSignal) => Promise<string[]>;
   /** @default 120000 */
   timeoutMs?: number;
@@ -106,7 +110,7 @@ export interface PropagationOptions {
   signal?: AbortSignal;
   /** @default {@link createTxtQuery}() */
   queryTxt?: TxtQuery;
-  /** How authoritative servers are found when neither `nameservers` nor `servers` gives any. @default system lookups */
+  /** How authoritative servers are found when neither `servers` nor `nameservers` gives any. @default system lookups */
   nsLookups?: NsLookups;
 }
 
@@ -118,9 +122,9 @@ interface Waiting {
 }
 
 async function serversFor(name: string, options: PropagationOptions): Promise<string[]> {
+  if (options.servers && options.servers.length > 0) return [...options.servers];
   const own = options.nameservers ? await options.nameservers(name, options.signal) : [];
   if (own.length > 0) return own;
-  if (options.servers && options.servers.length > 0) return [...options.servers];
   return findAuthoritativeServers(name, options.nsLookups, options.signal);
 }
 

@@ -32,7 +32,8 @@ export interface DnsProvider {
   readonly propagation?: PropagationHints;
   /**
    * The name servers (`host:port` or IP) that answer authoritatively for the record, when the
-   * provider knows them better than an NS lookup (RFC 2136: its server). Optional.
+   * provider knows them better than an NS lookup (RFC 2136: its server). `--dns-resolver`, when given, is
+   * asked instead. Optional.
    */
   nameservers?(fqdn: string, signal?: AbortSignal): Promise<string[]>;
   /** Release clients and sockets. Optional. */

@@ -6,6 +6,7 @@ import {
   type TxtQuery,
 } from '../../../src/dns/propagation.js';
 import { isWhisperError, type WhisperError } from '../../../src/errors.js';
+import { createRfc2136Provider } from '../../../src/dns/rfc2136.js';
 import { fakeClock } from './fake-route53.js';
 
 const SECRET = 'propagation-secret-value-0123456789';
@@ -82,12 +83,30 @@ describe('waitForPropagation', () => {
     expect(Math.max(...clock.sleeps)).toBe(10_000);
   });
 
-  it("prefers the provider's own name servers over --dns-resolver", async () => {
+  it("asks the --dns-resolver servers, not the provider's own (RFC 2136: its update server)", async () => {
     const clock = fakeClock();
-    const dns = fakeDns({ 'bind:53': { n: { values: ['v'] } } });
+    const dns = fakeDns({ 'resolver:53': { n: { values: ['v'] } }, 'bind:53': { n: { values: ['v'] } } });
+    const provider = createRfc2136Provider({ server: 'bind:53', transport: async () => Promise.reject(new Error('no updates here')) });
     await waitForPropagation([{ fqdn: 'n', value: 'v' }], {
       servers: ['resolver:53'],
+      nameservers: provider.nameservers!.bind(provider),
+      queryTxt: dns.query,
+      sleep: clock.sleep,
+      now: clock.now,
+    });
+    expect(dns.asked).toEqual(['resolver:53 n']);
+  });
+
+  it("asks the provider's own name servers when no --dns-resolver is given", async () => {
+    const clock = fakeClock();
+    const dns = fakeDns({ 'bind:53': { n: { values: ['v'] } } });
+    const lookups: NsLookups = {
+      ns: async () => Promise.reject(new Error('no NS lookup expected')),
+      addresses: async () => Promise.reject(new Error('no address lookup expected')),
+    };
+    await waitForPropagation([{ fqdn: 'n', value: 'v' }], {
       nameservers: async () => ['bind:53'],
+      nsLookups: lookups,
       queryTxt: dns.query,
       sleep: clock.sleep,
       now: clock.now,
