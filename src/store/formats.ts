@@ -1,8 +1,8 @@
-import { createPrivateKey } from 'node:crypto';
 import path from 'node:path';
-import forge from 'node-forge';
+import { WhisperError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { ensureDir, writeFileAtomic, type AtomicFs } from './atomic.js';
+import { toPkcs12Der } from './pkcs12.js';
 
 /** Output formats: `haproxy` is whisper's combined `<id>.pem`; the others are opt-in extras. */
 export type StoreFormat = 'haproxy' | 'certbot' | 'pkcs12';
@@ -24,9 +24,12 @@ export interface FormatContext {
   readonly dir: string;
   readonly fs: AtomicFs;
   readonly log: Logger;
-  /** Password of the PKCS#12 file; none when unset. */
+  /** Password of the PKCS#12 file; the empty password when unset. */
   readonly pkcs12Password?: string;
 }
+
+/** The files of one certificate's certbot folder. */
+export const CERTBOT_FILES = ['cert.pem', 'chain.pem', 'fullchain.pem', 'privkey.pem'] as const;
 
 /**
  * certbot's layout: `<dir>/<id>/cert.pem`, `chain.pem`, `fullchain.pem`, `privkey.pem` (0600),
@@ -36,46 +39,25 @@ export async function writeCertbot(input: FormatInput, ctx: FormatContext): Prom
   const folder = path.join(ctx.dir, input.id);
   await ensureDir(folder, ctx.fs);
   const chain = input.chain.join('');
-  await writeFileAtomic(path.join(folder, 'cert.pem'), input.leaf, { fs: ctx.fs });
-  await writeFileAtomic(path.join(folder, 'chain.pem'), chain, { fs: ctx.fs });
-  await writeFileAtomic(path.join(folder, 'fullchain.pem'), input.leaf + chain, { fs: ctx.fs });
-  await writeFileAtomic(path.join(folder, 'privkey.pem'), input.key, { fs: ctx.fs, mode: 0o600 });
+  const [cert, chainFile, fullchain, privkey] = CERTBOT_FILES;
+  await writeFileAtomic(path.join(folder, cert), input.leaf, { fs: ctx.fs });
+  await writeFileAtomic(path.join(folder, chainFile), chain, { fs: ctx.fs });
+  await writeFileAtomic(path.join(folder, fullchain), input.leaf + chain, { fs: ctx.fs });
+  await writeFileAtomic(path.join(folder, privkey), input.key, { fs: ctx.fs, mode: 0o600 });
 }
 
 /**
- * PKCS#12 `<dir>/<id>.p12` (mode 0600) holding the key, the leaf and the chain. node-forge only
- * handles RSA keys there: with any other key type the file is skipped with a warning.
- * @returns whether the file was written.
+ * PKCS#12 `<dir>/<id>.p12` (mode 0600) holding the key, the leaf and the chain, for every key type
+ * (see {@link toPkcs12Der}). Without `pkcs12Password` the file opens with the empty password.
  */
-export async function writePkcs12(input: FormatInput, ctx: FormatContext): Promise<boolean> {
-  const keyType = createPrivateKey(input.key).asymmetricKeyType;
-  if (keyType !== 'rsa') {
-    ctx.log.warn(
-      { certId: input.id, keyType },
-      'PKCS#12 output needs an RSA key (node-forge cannot write %s keys); skipping the .p12 file',
-      keyType,
-    );
-    return false;
-  }
+export async function writePkcs12(input: FormatInput, ctx: FormatContext): Promise<void> {
+  const file = path.join(ctx.dir, `${input.id}.p12`);
   let der: Uint8Array;
   try {
-    der = toPkcs12Der(input, ctx.pkcs12Password);
+    der = toPkcs12Der({ key: input.key, leaf: input.leaf, chain: input.chain, friendlyName: input.id }, ctx.pkcs12Password);
   } catch (err) {
-    // forge also refuses certificates whose own key is not RSA (e.g. an ECDSA intermediate).
-    ctx.log.warn({ certId: input.id, err: (err as Error).message }, 'node-forge cannot build the PKCS#12 file; skipping it');
-    return false;
+    // The store checked the key and certificates with node:crypto already, so this is not expected.
+    throw new WhisperError('STORE_WRITE', `cannot build ${file}: ${(err as Error).message}`, { cause: err });
   }
-  await writeFileAtomic(path.join(ctx.dir, `${input.id}.p12`), der, { fs: ctx.fs, mode: 0o600 });
-  return true;
-}
-
-/** The PKCS#12 DER bytes of an RSA key and its certificates (3DES, as most tools read it). */
-export function toPkcs12Der(input: FormatInput, password?: string): Uint8Array {
-  const key = forge.pki.privateKeyFromPem(input.key);
-  const certs = [input.leaf, ...input.chain].map((pem) => forge.pki.certificateFromPem(pem));
-  const asn1 = forge.pkcs12.toPkcs12Asn1(key, certs, password ?? null, {
-    algorithm: '3des',
-    friendlyName: input.id,
-  });
-  return Buffer.from(forge.asn1.toDer(asn1).getBytes(), 'binary');
+  await writeFileAtomic(file, der, { fs: ctx.fs, mode: 0o600 });
 }

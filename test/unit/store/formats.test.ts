@@ -50,7 +50,7 @@ describe('folder store: extra formats', () => {
     expect((await createFolderStore(dir).list()).map((c) => c.id)).toEqual(['www.example.com']);
   });
 
-  it('writes a PKCS#12 file (0600) for an RSA key, into formatsDir when given', async () => {
+  it('writes a PKCS#12 file (0600) that node-forge reads too, into formatsDir when given', async () => {
     const bundle = makeBundle(['www.example.com'], { keyType: 'rsa', caKeyType: 'rsa' });
     const extra = path.join(dir, 'p12');
     await createFolderStore(dir, { formats: ['pkcs12'], formatsDir: extra, pkcs12Password: 'pw' }).write('www.example.com', bundle);
@@ -70,22 +70,12 @@ describe('folder store: extra formats', () => {
     expect(await fsp.readdir(dir)).toEqual(['p12', 'www.example.com.pem']);
   });
 
-  it('skips PKCS#12 with a warning for an ECDSA key, still writing the PEM file', async () => {
+  it('writes the PKCS#12 file of an ECDSA key with an ECDSA chain, without a warning', async () => {
     const { lines, destination } = capture();
     const store = createFolderStore(dir, { formats: ['haproxy', 'pkcs12'], log: createLogger({ destination }) });
     await store.write('www.example.com', makeBundle(['www.example.com']));
-    expect(await fsp.readdir(dir)).toEqual(['www.example.com.pem']);
-    const warning = lines.join('');
-    expect(warning).toContain('PKCS#12 output needs an RSA key');
-    expect(warning).toContain('www.example.com');
-    expect(warning).not.toContain('PRIVATE KEY');
-  });
-
-  it('skips PKCS#12 with a warning when forge cannot read a chain certificate (ECDSA CA)', async () => {
-    const { lines, destination } = capture();
-    const store = createFolderStore(dir, { formats: ['pkcs12'], log: createLogger({ destination }) });
-    await store.write('www.example.com', makeBundle(['www.example.com'], { keyType: 'rsa' }));
-    expect(await fsp.readdir(dir)).toEqual(['www.example.com.pem']);
-    expect(lines.join('')).toContain('cannot build the PKCS#12 file');
+    expect((await fsp.readdir(dir)).sort()).toEqual(['www.example.com.p12', 'www.example.com.pem']);
+    expect(await mode(path.join(dir, 'www.example.com.p12'))).toBe(0o600);
+    expect(lines).toEqual([]);
   });
 });
