@@ -1,8 +1,8 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { Logger } from '../log.js';
 import { errorMessage } from '../errors.js';
-import { systemTimers, type Timers } from '../time.js';
-import { saveState } from './file.js';
+import { backoffDelay, systemTimers, type Timers } from '../time.js';
+import { saveState, statePath } from './file.js';
 import type { CertState, WhisperState } from './types.js';
 
 /** Options of {@link StateKeeper}. */
@@ -14,21 +14,34 @@ export interface StateKeeperOptions {
   readonly minIntervalMs?: number;
   /** @default systemTimers */
   readonly timers?: Timers;
+  /**
+   * Longest wait between retries of a write that keeps failing (they start at `minIntervalMs`, at least a second,
+   * and double). @default 300000
+   */
+  readonly maxRetryMs?: number;
+  /** Jitter source of the retry delays. @default Math.random */
+  readonly random?: () => number;
 }
 
 /**
  * The daemon's in-memory state and its file. Changes are applied at once in memory and written in the
  * background, one write at a time (the latest state wins): the first change after a quiet spell is written at
- * once, later ones at most every `minIntervalMs`, so a burst of changes costs one or two writes.
+ * once, later ones at most every `minIntervalMs`, so a burst of changes costs one or two writes. A failed write
+ * keeps the changes pending and is retried by itself, with backoff while it keeps failing; a failure streak is
+ * logged once (warning) and its end once (info).
  */
 export class StateKeeper {
   // A Map changed in place: copying every certificate's entry on each change made a mass issuance quadratic.
   private readonly certs: Map<string, CertState>;
   private budget: WhisperState['budget'];
   private dirty = false;
+  /** Failed writes in a row. */
+  private failures = 0;
   private writing: Promise<void> | undefined;
   private timer: unknown;
   private readonly minIntervalMs: number;
+  private readonly maxRetryMs: number;
+  private readonly random: () => number;
   private readonly timers: Timers;
 
   constructor(
@@ -41,6 +54,8 @@ export class StateKeeper {
     this.certs = new Map(Object.entries(initial.certs));
     this.budget = initial.budget;
     this.minIntervalMs = options.minIntervalMs ?? 1000;
+    this.maxRetryMs = options.maxRetryMs ?? 300_000;
+    this.random = options.random ?? Math.random;
     this.timers = options.timers ?? systemTimers;
   }
 
@@ -70,17 +85,47 @@ export class StateKeeper {
     this.schedule();
   }
 
-  /** Resolves when everything changed so far is on disk (or failed and was logged). */
+  /**
+   * Drops the entries of every certificate not in `keep` (give it the ids wanted and the ids of the files in the
+   * folder: an entry of neither is of a certificate that no longer exists) and schedules a write if any went.
+   * @returns how many entries were dropped.
+   */
+  prune(keep: Iterable<string>): number {
+    const kept = new Set(keep);
+    let dropped = 0;
+    for (const id of this.certs.keys()) {
+      if (kept.has(id)) continue;
+      this.certs.delete(id);
+      dropped += 1;
+    }
+    if (dropped > 0) this.schedule();
+    return dropped;
+  }
+
+  /**
+   * Resolves when everything changed so far is on disk, or its write failed once more (logged). After a failed
+   * flush (the daemon's last write, at stop) nothing is retried in the background: the changes stay pending, and
+   * the next change or flush writes them.
+   */
   async flush(): Promise<void> {
     for (;;) {
-      if (this.timer !== undefined) {
-        this.timers.clearTimeout(this.timer);
-        this.timer = undefined;
-        this.start();
-      }
-      if (!this.writing) return;
+      if (this.writing) await this.writing;
+      this.cancelTimer();
+      if (!this.dirty) return;
+      const failures = this.failures;
+      this.start();
       await this.writing;
+      if (this.failures > failures) {
+        this.cancelTimer();
+        return;
+      }
     }
+  }
+
+  private cancelTimer(): void {
+    if (this.timer === undefined) return;
+    this.timers.clearTimeout(this.timer);
+    this.timer = undefined;
   }
 
   private schedule(): void {
@@ -92,10 +137,14 @@ export class StateKeeper {
     this.writing = this.writeOnce().finally(() => {
       this.writing = undefined;
       if (this.dirty && this.timer === undefined) {
+        const delay =
+          this.failures === 0
+            ? this.minIntervalMs
+            : backoffDelay(this.failures, { baseMs: Math.max(this.minIntervalMs, 1000), maxMs: this.maxRetryMs, random: this.random });
         this.timer = this.timers.setTimeout(() => {
           this.timer = undefined;
           this.start();
-        }, this.minIntervalMs);
+        }, delay);
       }
     });
   }
@@ -106,9 +155,17 @@ export class StateKeeper {
     try {
       await this.save(this.dir, { budget: this.budget, certs: Object.fromEntries(this.certs) });
     } catch (err) {
-      // The state is an aid (budget, status), never a reason to stop issuing: keep going and retry on the next change.
-      this.log.warn({ code: 'STORE_WRITE' }, `cannot write the state file: ${errorMessage(err)}`);
+      // The state is an aid (budget, status), never a reason to stop issuing: keep the changes and retry.
+      this.dirty = true;
+      this.failures += 1;
+      // The message of a failed atomic write names the file already; `file` is there for the other failures.
+      const fields = { code: 'STORE_WRITE', file: statePath(this.dir), attempt: this.failures };
+      const message = `cannot write the state file: ${errorMessage(err)}`;
+      if (this.failures === 1) this.log.warn(fields, `${message}; retrying with backoff`);
+      else this.log.debug(fields, message);
+      return;
     }
+    if (this.failures > 0) this.log.info({ file: statePath(this.dir), failedAttempts: this.failures }, 'state file written again');
+    this.failures = 0;
   }
 }
-

@@ -14,7 +14,8 @@ import { IssuanceQueue } from '../../src/queue/queue.js';
 import { RenewalManager } from '../../src/renewal/manager.js';
 import { RateBudget } from '../../src/limits/budget.js';
 import { StateKeeper } from '../../src/state/keeper.js';
-import { emptyState } from '../../src/state/types.js';
+import { STATE_FILE, emptyState } from '../../src/state/types.js';
+import { saveState } from '../../src/state/file.js';
 import { WhisperError } from '../../src/errors.js';
 import type { Issuer } from '../../src/acme/types.js';
 import type { WantedCert } from '../../src/plan/types.js';
@@ -182,5 +183,47 @@ describe('disk faults while writing a certificate', () => {
     expect((await fsp.stat(pemFile())).isFile()).toBe(true);
     expect(await fsp.readdir(dir)).toEqual([`${ID}.pem`]);
     await d.queue.stop();
+  });
+});
+
+describe('disk faults while writing the state file', () => {
+  /** Lets real file I/O finish: settles until `done` holds (no wall-clock wait or assertion). */
+  async function until(what: string, done: () => boolean): Promise<void> {
+    for (let i = 0; i < 100_000; i++) {
+      if (done()) return;
+      await settle();
+    }
+    throw new Error(`never: ${what}`);
+  }
+
+  it('EISDIR (real): one warning per failure streak, retried with backoff, written once the path is fixed, nothing lost', async () => {
+    const stateFile = path.join(dir, STATE_FILE);
+    await fsp.mkdir(stateFile);
+    const clock = fakeClock();
+    const logger = capturedLogger();
+    const attempts = () => logger.lines().filter((l) => l.code === 'STORE_WRITE').length;
+    const state = new StateKeeper(dir, emptyState(), logger.log, saveState, { timers: clock, random: () => 0.5 });
+    state.setCert(ID, () => ({ ariChosen: true }));
+    await until('the first failed write', () => attempts() === 1);
+    expect(clock.scheduled()).toEqual([1000]);
+
+    await clock.advance(1000);
+    await until('the second failed write', () => attempts() === 2);
+    expect(clock.scheduled()).toEqual([2000]);
+    // A change during the streak waits for the retry.
+    state.setCert('other.example.com', () => ({ ariChosen: false }));
+    expect(clock.scheduled()).toEqual([2000]);
+    const warnings = logger.lines().filter((l) => l.level === 40);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatchObject({ code: 'STORE_WRITE', file: stateFile });
+    expect(String(warnings[0]!.msg)).toContain(`cannot write ${stateFile}: E`);
+
+    await fsp.rmdir(stateFile);
+    await clock.advance(2000);
+    await until('the write after the fix', () => logger.lines().some((l) => l.msg === 'state file written again'));
+    const written = JSON.parse(await fsp.readFile(stateFile, 'utf8')) as { certs: Record<string, unknown> };
+    expect(Object.keys(written.certs).sort()).toEqual(['other.example.com', ID]);
+    expect(await fsp.readdir(dir)).toEqual([STATE_FILE]);
+    expect(clock.scheduled()).toEqual([]);
   });
 });
