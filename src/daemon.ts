@@ -1,3 +1,4 @@
+import { removeTempFiles } from './store/temp-files.js';
 import { mkdir } from 'node:fs/promises';
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
@@ -154,6 +155,8 @@ export async function runPipeline(config: Config, log: Logger, signal: AbortSign
 
   await mkdir(config.certDir, { recursive: true, mode: 0o700 });
   log.info({ folder: config.certDir, consul: config.consul.address, directory: config.directoryUrl, dns: dns.name }, 'whisper-ts starting');
+  // Temporary files of a killed run (ours only); the free function, as under HA the store is the KV wrapper.
+  await removeTempFiles(config.certDir, { formatsDir: config.formatsDir, log: log.child({ component: 'store' }) });
   // Before any new order: the challenge records a killed run left behind.
   await cleanOrphanChallenges(journal, dns, log.child({ component: 'acme' }), signal);
   await ensureAccount(issuer, log, sleep, signal);
@@ -233,7 +236,7 @@ export async function runPipeline(config: Config, log: Logger, signal: AbortSign
   const scheduleSweep = () => {
     sweepTimer = timers.setTimeout(() => {
       log.info({ certificates: reconciler.wanted.length }, 'renewal sweep');
-      reconciler.sweep();
+      void reconciler.sweep();
       scheduleSweep();
     }, config.renewIntervalMs);
   };

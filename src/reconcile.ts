@@ -101,9 +101,20 @@ export class Reconciler {
     for (const cert of diff.changed) this.deps.enqueue(cert, 'names changed');
   }
 
-  /** Queues every wanted certificate again (the periodic sweep: each job checks the folder first). */
-  sweep(): void {
+  /**
+   * Queues every wanted certificate again (the periodic sweep: each job checks the folder first), and drops the
+   * state of certificates neither wanted nor in the store. Nothing is pruned before the first plan, nor when the
+   * store cannot be listed.
+   */
+  async sweep(): Promise<void> {
     for (const cert of this.plan.certs) this.deps.enqueue(cert, 'sweep');
+    if (this.plan.certs.length === 0) return;
+    try {
+      const files = await this.deps.store.list();
+      this.deps.state.prune([...this.byId.keys(), ...files.map((c) => c.id)]);
+    } catch (err) {
+      this.deps.log.debug({ err: errorMessage(err) }, 'state not pruned: the store cannot be listed');
+    }
   }
 
   /** One job: make sure the folder holds a valid certificate for `cert`, renewed on time. */

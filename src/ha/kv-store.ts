@@ -71,6 +71,7 @@ export function createKvMirrorStore(inner: CertStore, options: KvMirrorOptions):
     list: (onProblem) => inner.list(onProblem),
     readAccount: () => inner.readAccount(),
     writeAccount: (account) => inner.writeAccount(account),
+    ...(inner.checkWritable ? { checkWritable: () => inner.checkWritable!() } : {}),
     async write(id, bundle) {
       const value = combinedPem(bundle);
       assertKvSize(id, value);

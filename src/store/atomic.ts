@@ -19,6 +19,20 @@ export const nodeFs: AtomicFs = {
   mkdir: fsp.mkdir,
 };
 
+/** Random bytes in a temporary file's name (twice as many hex digits). */
+const TEMP_RANDOM_BYTES = 6;
+const TEMP_NAME = new RegExp(`^\\.(.+)\\.[0-9a-f]{${TEMP_RANDOM_BYTES * 2}}\\.tmp$`);
+
+/** The name of a fresh temporary file for `base` (a file name, no folder): `.<base>.<12 hex digits>.tmp`. */
+export function tempFileName(base: string): string {
+  return `.${base}.${randomBytes(TEMP_RANDOM_BYTES).toString('hex')}.tmp`;
+}
+
+/** The file a temporary file of {@link writeFileAtomic} was meant to become, or `undefined` for any other name. */
+export function tempFileTarget(name: string): string | undefined {
+  return TEMP_NAME.exec(name)?.[1];
+}
+
 /** Options of {@link writeFileAtomic}. */
 export interface AtomicWriteOptions {
   /** File mode; 0600 for anything holding a key. @default 0o644 */
@@ -36,7 +50,7 @@ export async function writeFileAtomic(file: string, data: string | Uint8Array, o
   const fs = options.fs ?? nodeFs;
   const mode = options.mode ?? 0o644;
   const dir = path.dirname(file);
-  const tmp = path.join(dir, `.${path.basename(file)}.${randomBytes(6).toString('hex')}.tmp`);
+  const tmp = path.join(dir, tempFileName(path.basename(file)));
   let created = false;
   try {
     const fh = await fs.open(tmp, 'wx', mode);

@@ -1,12 +1,14 @@
 import { promises as fsp, type Dirent } from 'node:fs';
 import path from 'node:path';
-import { WhisperError } from '../errors.js';
+import { WhisperError, errorMessage } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { readAccountFiles, writeAccountFiles } from './account-files.js';
 import { ensureDir, nodeFs, writeFileAtomic, type AtomicFs } from './atomic.js';
 import { writeCertbot, writePkcs12, type FormatContext, type StoreFormat } from './formats.js';
 import { assertValidId, isValidId } from './ids.js';
 import { checkBundle, describeCert, parseStoredFile, withNewline } from './pem.js';
+import { probeWritable } from './probe.js';
+import { removeTempFiles } from './temp-files.js';
 import type { AccountRecord, CertBundle, CertStore, StoredCert } from './types.js';
 
 /** Options of {@link createFolderStore}. */
@@ -18,14 +20,24 @@ export interface FolderStoreOptions {
    * so a `.p12` beside the PEM files should go elsewhere. @default the store folder
    */
   formatsDir?: string;
-  /** Password of the PKCS#12 files. @default none (unencrypted) */
+  /** Password of the PKCS#12 files. @default the empty password (no password to type; the key bag is still encrypted) */
   pkcs12Password?: string;
-  /** Warnings (skipped formats, an unreadable `.acme.json`). @default silent */
+  /** Warnings (an unreadable `.acme.json`, a temporary file that cannot be removed) and the count of removed ones. @default silent */
   log?: Logger;
   /** File operations, for fault injection in tests. @default node's fs */
   fs?: AtomicFs;
   /** Clock (ms since the epoch) that decides which listed certificates are reported as expired. @default Date.now */
   now?: () => number;
+}
+
+/** The folder store: a {@link CertStore}, plus what the daemon does with the folder at start. */
+export interface FolderStore extends CertStore {
+  /**
+   * Removes the temporary files a killed run left in the folder and the formats folder (ours only, see
+   * {@link removeTempFiles}) and logs their count. Call it once at start, before any write.
+   * @returns how many were removed.
+   */
+  removeTempFiles(): Promise<number>;
 }
 
 const PEM_SUFFIX = '.pem';
@@ -37,7 +49,7 @@ const MULTI_ID = /^multi-hosts(?:-[0-9]+)?\./;
  * combined file), `.acme` (the account key) and `.acme.json` (account URLs per directory).
  * Every write is atomic; key material is mode 0600; the folder is created 0700 when missing.
  */
-export function createFolderStore(dir: string, options: FolderStoreOptions = {}): CertStore {
+export function createFolderStore(dir: string, options: FolderStoreOptions = {}): FolderStore {
   const root = path.resolve(dir);
   const fs = options.fs ?? nodeFs;
   const log = options.log ?? silentLogger();
@@ -119,7 +131,23 @@ export function createFolderStore(dir: string, options: FolderStoreOptions = {})
     await writeAccountFiles(root, account, fs);
   }
 
-  return { read, list, write, readAccount, writeAccount } satisfies CertStore;
+  const cleanTemp = () => removeTempFiles(root, { formatsDir: formatCtx.dir, fs, log });
+
+  async function checkWritable(): Promise<void> {
+    try {
+      await ensureDir(root, fs);
+      await probeWritable(root);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code ?? errorMessage(err);
+      const uid = process.getuid?.() ?? 'unknown';
+      throw new WhisperError('STORE_WRITE', `certificate folder ${root} is not writable by uid ${uid}: ${code}; nothing is ordered until it is`, {
+        retryable: true,
+        cause: err,
+      });
+    }
+  }
+
+  return { read, list, write, readAccount, writeAccount, checkWritable, removeTempFiles: cleanTemp } satisfies FolderStore;
 }
 
 /**

@@ -1,6 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import { promises as fsp } from 'node:fs';
 import path from 'node:path';
+import { tempFileName } from './atomic.js';
+
+/** What a probe file stands for: its name is a temporary file's of this (`..whisper-probe.<hex>.tmp`), cleaned at start. */
+export const PROBE_TARGET = '.whisper-probe';
 
 /** The file operations of {@link probeWritable}; tests inject failures and hangs through it. */
 export interface ProbeFs {
@@ -17,7 +20,7 @@ const BYTE = Uint8Array.of(0x0a);
  * full disk (`ENOSPC`) and a missing folder (`ENOENT`). Rejects with the first error (its `code` tells which).
  */
 export async function probeWritable(folder: string, fs: ProbeFs = nodeProbeFs): Promise<void> {
-  const file = path.join(folder, `.whisper-health-${process.pid}-${randomBytes(6).toString('hex')}`);
+  const file = path.join(folder, tempFileName(PROBE_TARGET));
   const fh = await fs.open(file, 'wx', 0o600);
   let written = false;
   try {
@@ -29,8 +32,9 @@ export async function probeWritable(folder: string, fs: ProbeFs = nodeProbeFs): 
     written = true;
   } finally {
     // The first failure is the one reported; a failed removal after a good write is a failure too.
+    // ENOENT: the start-up clean-up of temporary files took it already.
     await fs.unlink(file).catch((err: unknown) => {
-      if (written) throw err;
+      if (written && (err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     });
   }
 }

@@ -1,5 +1,5 @@
 import { describe, it, expect, inject } from 'vitest';
-import { mkdtemp, readFile, readdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -145,5 +145,23 @@ describe('crash safety', () => {
     expect([...(await challengeTxt(t.zoneId)).keys()]).toEqual([]);
     expect(await fileOnce(join(t.folder, '.whisper-challenges.json'))).toBeUndefined();
     expect(w.logs.some((l) => l.msg === 'whisper-ts stopped')).toBe(true);
+  }, 60_000);
+
+  it('the temporary files a killed run left are removed at start, with their count; other files are kept', async () => {
+    const t = await setup('m');
+    await mkdir(t.folder, { recursive: true, mode: 0o700 });
+    // What `kill -9` during writes leaves: ours are `.<file>.<12 hex digits>.tmp`.
+    const ours = [`.www.${t.zone}.pem.0123456789ab.tmp`, '..whisper-state.json.ba9876543210.tmp'];
+    const foreign = ['.foo.tmp', `.www.${t.zone}.pem.tmp`, 'notes.txt'];
+    for (const name of [...ours, ...foreign]) await writeFile(join(t.folder, name), 'left over');
+    const w = start(t.args);
+    const removed = await eventually('the temporary-file clean-up', () =>
+      w.logs.find((l) => typeof l.count === 'number' && /temporary file/.test(String(l.msg))), 30_000,
+    );
+    expect(removed.count).toBe(ours.length);
+    const left = await readdir(t.folder);
+    for (const name of ours) expect(left).not.toContain(name);
+    for (const name of foreign) expect(left).toContain(name);
+    expect(await w.stop()).toBe(0);
   }, 60_000);
 });

@@ -1,5 +1,7 @@
 import { describe, it, expect, inject, afterAll } from 'vitest';
+import { execFile } from 'node:child_process';
 import { copyFile, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startPebble, type Pebble } from '../support/pebble.js';
@@ -46,6 +48,7 @@ async function pebble(name: string, validitySeconds: number): Promise<Pebble> {
   return p;
 }
 
+const run = promisify(execFile);
 const serial = async (file: string): Promise<string> => splitPem(await readFile(file, 'utf8')).certs[0]!.serialNumber;
 
 describe('renewal that never stalls', () => {
@@ -136,5 +139,40 @@ describe('renewal that never stalls', () => {
     expect(await after.stop()).toBe(0);
     const state = JSON.parse(await readFile(join(t.folder, '.whisper-state.json'), 'utf8')) as { certs: Record<string, { ca?: string }> };
     expect(state.certs[`${name}.${t.zone}`]?.ca).toBe(production.directoryUrl);
+  }, 90_000);
+
+  it('a folder that cannot take the result (a read-only mount): nothing is ordered until it can, then once', async () => {
+    const proxy: FaultProxy = await startFaultProxy(env.runDir, { url: new URL(env.pebble.directoryUrl).origin, caFile: env.pebble.tlsCaFile });
+    cleanups.push(() => proxy.close());
+    // Orders the CA created (a POST refused for a bad nonce is no order).
+    const orders = () => proxy.seen.filter((s) => s.method === 'POST' && s.path.startsWith('/order-plz') && s.status === 201).length;
+    const t = await folderAndZone();
+    const w = daemon([t.folder, '--directory-url', `${proxy.url}/dir`, '--ca-bundle', proxy.caFile, '--retry-base', '1', ...dnsArgs(t.zone)]);
+    const first = `rw-${uniq()}`;
+    await registerService(env, first, [`dns=${t.zone}`, 'ssl=offloading']);
+    await eventually('the first certificate', () => fileOnce(join(t.folder, `${first}.${t.zone}.pem`)));
+    expect(orders()).toBe(1);
+
+    // Root writes through file modes: a read-only bind mount is what stops it (EROFS).
+    await run('mount', ['--bind', t.folder, t.folder]);
+    let mounted = true;
+    const unmount = async () => {
+      if (mounted) await run('umount', [t.folder]);
+      mounted = false;
+    };
+    cleanups.push(unmount);
+    await run('mount', ['-o', 'remount,bind,ro', t.folder]);
+    const second = `ro-${uniq()}`;
+    await registerService(env, second, [`dns=${t.zone}`, 'ssl=offloading']);
+    const refusals = () => w.logs.filter((l) => l.code === 'STORE_WRITE' && String(l.err ?? l.msg).includes(`certificate folder ${t.folder} is not writable by uid ${process.getuid!()}: EROFS`));
+    await eventually('two refusals (a retry)', () => (refusals().length >= 2 ? true : undefined), 30_000).catch((err: Error) => {
+      throw new Error(`${err.message}\n${w.output().slice(-3000)}`);
+    });
+    expect(orders()).toBe(1);
+    await unmount();
+    await eventually('the second certificate', () => fileOnce(join(t.folder, `${second}.${t.zone}.pem`)), 30_000);
+    const trail = () => w.logs.filter((l) => /ordering|issued|STORE|ACME/.test(`${String(l.msg)} ${String(l.code)}`)).map((l) => JSON.stringify(l)).join('\n');
+    expect(orders(), trail()).toBe(2);
+    expect(await w.stop()).toBe(0);
   }, 90_000);
 });

@@ -76,8 +76,24 @@ describe('Reconciler.update', () => {
     r.update(catalog(...services), 'all');
     r.update(catalog(...services, svc('other', ['unrelated'])), new Set(['other']));
     expect(enqueued).toHaveLength(1);
-    r.sweep();
+    void r.sweep();
     expect(enqueued.at(-1)).toEqual(['web.example.com', 'sweep']);
+  });
+});
+
+describe('Reconciler.sweep', () => {
+  it('drops the state of certificates neither wanted nor in the folder, and nothing before the first plan', async () => {
+    const { r, state } = fakes();
+    const store = (r as unknown as { deps: { store: CertStore } }).deps.store;
+    store.list = async () => [stored('kept-file.example.com', ['kept-file.example.com'], NOW, NOW + DAY)];
+    for (const id of ['web.example.com', 'kept-file.example.com', 'gone.example.com']) state.setCert(id, () => ({ ariChosen: true }));
+    await r.sweep();
+    expect(state.cert('gone.example.com')).toEqual({ ariChosen: true });
+    r.update(catalog(svc('web', ['dns=example.com', 'ssl=on'])), 'all');
+    await r.sweep();
+    expect(state.cert('web.example.com')).toEqual({ ariChosen: true });
+    expect(state.cert('kept-file.example.com')).toEqual({ ariChosen: true });
+    expect(state.cert('gone.example.com')).toEqual({});
   });
 });
 

@@ -88,7 +88,7 @@ describe('checkFolderWritable', () => {
     const { fs, calls } = fakeFs();
     expect(await checkFolderWritable('/certs', { fs })).toEqual({ ok: true });
     expect(calls).toHaveLength(4);
-    const file = /^open (\/certs\/\.whisper-health-\d+-[0-9a-f]+) wx 600$/.exec(calls[0]!)?.[1];
+    const file = /^open (\/certs\/\.\.whisper-probe\.[0-9a-f]{12}\.tmp) wx 600$/.exec(calls[0]!)?.[1];
     expect(file).toBeDefined();
     expect(calls.slice(1)).toEqual(['write 1', 'close', `unlink ${file}`]);
     await checkFolderWritable('/certs', { fs });
@@ -99,7 +99,7 @@ describe('checkFolderWritable', () => {
     const { fs, calls } = fakeFs({ write: () => Promise.reject(errno('ENOSPC')), unlink: () => Promise.reject(errno('EIO')) });
     expect(await checkFolderWritable('/certs', { fs })).toEqual({ ok: false, reason: 'certificate folder /certs is not writable: ENOSPC' });
     expect(calls.slice(1, 3)).toEqual(['write 1', 'close']);
-    expect(calls[3]).toMatch(/^unlink \/certs\/\.whisper-health-/);
+    expect(calls[3]).toMatch(/^unlink \/certs\/\.\.whisper-probe\./);
   });
 
   it('reports a read-only mount, and a file it cannot remove', async () => {
