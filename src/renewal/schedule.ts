@@ -51,7 +51,8 @@ export interface RenewalPlan {
 
 /**
  * When a certificate should be renewed. With an ARI window: a random moment in it (or the one drawn earlier,
- * while it is still inside the window), `now` once the window has begun. Without: `renewBefore` days before
+ * while it is still inside the window), `now` once the window has begun, and never in the last tenth of the
+ * lifetime. Without: `renewBefore` days before
  * `notAfter` or its percentage of the lifetime left, by default a third of the lifetime left. A `days`
  * rule as long as the lifetime itself (30 days on a 6-day certificate) would renew without end, so the
  * one-third rule applies then.
@@ -65,7 +66,10 @@ export function nextRenewal(
     const { start, end, chosen } = opts.ari;
     const kept = chosen && chosen.getTime() >= start.getTime() && chosen.getTime() < end.getTime();
     const at = kept ? new Date(Math.max(chosen.getTime(), now)) : pickInWindow(opts.ari, opts.random, now);
-    return { at, source: 'ari' };
+    // A window that runs up to the expiry (a test CA's, a short-lived certificate's) could put the renewal in the
+    // certificate's last second: keep a tenth of the lifetime for the order itself and its retries.
+    const latest = cert.notAfter.getTime() - (cert.notAfter.getTime() - cert.notBefore.getTime()) / 10;
+    return { at: at.getTime() > latest ? new Date(Math.max(latest, now)) : at, source: 'ari' };
   }
   const rule = opts.renewBefore;
   const lifetime = cert.notAfter.getTime() - cert.notBefore.getTime();

@@ -75,6 +75,19 @@ describe('nextRenewal', () => {
     expect(nextRenewal(cert, { ari: moved, random: () => 0, now }).at).toEqual(moved.start);
   });
 
+  it('never draws a moment in the last tenth of the lifetime, even when the window runs up to the expiry', () => {
+    const born = new Date('2026-01-01T00:00:00Z');
+    const short = { notBefore: born, notAfter: new Date(born.getTime() + 40_000) };
+    const ari = { start: short.notBefore, end: short.notAfter };
+    const late = nextRenewal(short, { ari, random: () => 0.999, now: () => born.getTime() + 1000 });
+    expect(late).toEqual({ at: new Date(born.getTime() + 36_000), source: 'ari' });
+    // A moment drawn earlier in that last tenth is moved too; inside the rest of the window it is kept.
+    expect(nextRenewal(short, { ari: { ...ari, chosen: new Date(born.getTime() + 39_000) }, random: never, now: () => born.getTime() + 1000 }).at)
+      .toEqual(new Date(born.getTime() + 36_000));
+    expect(nextRenewal(short, { ari: { ...ari, chosen: new Date(born.getTime() + 20_000) }, random: never, now: () => born.getTime() + 1000 }).at)
+      .toEqual(new Date(born.getTime() + 20_000));
+  });
+
   it('renews now when the ARI window is in the past (e.g. after a revocation)', () => {
     const ari = { start: new Date('2025-12-01T00:00:00Z'), end: new Date('2025-12-02T00:00:00Z') };
     expect(nextRenewal(cert, { ari, random: () => 0.3, now })).toEqual({ at: new Date(now()), source: 'ari' });
