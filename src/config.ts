@@ -9,6 +9,8 @@ import type { RateLimits } from './limits/config.js';
 import type { StoreFormat } from './store/formats.js';
 import { LETSENCRYPT, OPTIONS, type OptionSpec } from './options.js';
 import { parseListen, type ListenAddress } from './http/address.js';
+import { parseKeyFile, type Keyring } from './ha/kv-crypto.js';
+import { haTimingProblem } from './ha/timing.js';
 
 /** The DNS back ends. */
 export const DNS_PROVIDERS = ['route53', 'rfc2136', 'exec'] as const;
@@ -59,12 +61,17 @@ export interface Config {
   readonly retryBaseMs?: number;
   readonly profile?: string;
   readonly rateLimits: RateLimits;
-  /** `--ha`: leader election on a Consul lock. Absent: this instance always issues. */
-  readonly ha?: { readonly lockKey: string; readonly sessionTtlS: number; readonly lockDelayS: number };
+  /**
+   * `--ha`: leader election on a Consul lock, the session tied to a TTL check of this instance (`checkTtlS`, shorter
+   * than `lockDelayS`). Absent: this instance always issues.
+   */
+  readonly ha?: { readonly lockKey: string; readonly sessionTtlS: number; readonly lockDelayS: number; readonly checkTtlS: number };
   /** Where certificates live besides the folder. @default 'folder' */
   readonly store?: 'folder' | 'consul';
   /** KV prefix of `--store consul`. @default 'whisper/certs' */
   readonly storePrefix?: string;
+  /** `--kv-encryption-key-file`: the keys that encrypt private keys in Consul KV. Absent: stored unencrypted. */
+  readonly kvEncryption?: { readonly file: string; readonly keyring: Keyring };
   /** Address of the metrics and health server (`--listen`); absent: no server. */
   readonly listen?: ListenAddress;
 }
@@ -228,7 +235,16 @@ export function buildConfig(folder: string | undefined, raw: Raw, options: Build
   if (!/^\d+$/.test(lockDelayText.trim()) || Number(lockDelayText) > 60) throw invalid('--lock-delay', `must be a whole number from 0 to 60 (got ${JSON.stringify(lockDelayText)})`);
   const sessionTtlS = positiveInt('--session-ttl', str('sessionTtl')!, 3600);
   if (sessionTtlS < 10) throw invalid('--session-ttl', `Consul's minimum session TTL is 10 seconds (got ${sessionTtlS})`);
-  const ha = o.ha === true ? { lockKey: kvKey('--lock-key', str('lockKey')!), sessionTtlS, lockDelayS: Number(lockDelayText) } : undefined;
+  const checkTtlS = positiveInt('--check-ttl', str('checkTtl')!, 60);
+  if (checkTtlS < 2) throw invalid('--check-ttl', `must be a whole number from 2 to 60 (got ${checkTtlS})`);
+  const lockDelayS = Number(lockDelayText);
+  const overlap = o.ha === true ? haTimingProblem({ checkTtlS, lockDelayS }) : undefined;
+  if (overlap) throw invalid('--check-ttl', overlap);
+  const ha = o.ha === true ? { lockKey: kvKey('--lock-key', str('lockKey')!), sessionTtlS, lockDelayS, checkTtlS } : undefined;
+
+  const kvKeyFile = str('kvEncryptionKeyFile');
+  if (kvKeyFile && o.ha !== true && storeKind !== 'consul') throw invalid('--kv-encryption-key-file', 'only with --ha or --store consul: nothing else keeps keys in Consul KV');
+  const kvEncryption = kvKeyFile ? { file: kvKeyFile, keyring: parseKeyFile(readSecretFile('--kv-encryption-key-file', kvKeyFile, read), kvKeyFile) } : undefined;
 
   const certDir = resolve(options.cwd ?? process.cwd(), dir);
   const renewBefore = str('renewBefore') ? parseRenewBefore(str('renewBefore')!) : undefined;
@@ -275,6 +291,7 @@ export function buildConfig(folder: string | undefined, raw: Raw, options: Build
     ...(ha ? { ha } : {}),
     store: storeKind,
     storePrefix,
+    ...(kvEncryption ? { kvEncryption } : {}),
     ...(listen ? { listen } : {}),
   };
   return Object.freeze(config);

@@ -23,7 +23,8 @@ import { RateBudget } from './limits/budget.js';
 import { loadState } from './state/file.js';
 import { StateKeeper } from './state/keeper.js';
 import { abortableSleep, backoffDelay, systemTimers, type Sleep, type Timers } from './time.js';
-import { runHa } from './ha/run.js';
+import { runHa, type Pipeline } from './ha/run.js';
+import type { SharedState } from './ha/kv-state.js';
 import type { WhisperMetrics } from './http/metrics.js';
 import { instrumentIssuer } from './http/instrument.js';
 import { serveWhile } from './http/serve.js';
@@ -40,6 +41,8 @@ export interface DaemonParts {
   readonly random?: () => number;
   /** Metrics to feed (set by `--listen`); HA calls its `setLeader`. */
   readonly metrics?: WhisperMetrics;
+  /** Under `--ha`: the state shared by the leaders in Consul KV (the state file is its local cache). */
+  readonly sharedState?: SharedState;
 }
 
 /** Builds the Consul client the configuration describes. */
@@ -133,8 +136,9 @@ export async function runDaemon(config: Config, log: Logger, signal: AbortSignal
   if (!config.ha && config.store !== 'consul') return runPipeline(config, log, signal, parts);
   const consul = parts.consul ?? consulFromConfig(config);
   const folder = parts.store ?? storeFromConfig(config, log.child({ component: 'store' }));
-  const pipeline = (s: AbortSignal, shared: { consul: ConsulApi; store: CertStore }) => runPipeline(config, log, s, { ...parts, ...shared });
-  await runHa({ config, log, consul, folder, sleep: parts.sleep ?? abortableSleep, pipeline, ...(parts.metrics ? { metrics: parts.metrics } : {}) }, signal);
+  const pipeline: Pipeline = (s, shared) => runPipeline(config, log, s, { ...parts, ...shared });
+  const clocks = { ...(parts.timers ? { timers: parts.timers } : {}), ...(parts.now ? { now: parts.now } : {}) };
+  await runHa({ config, log, consul, folder, sleep: parts.sleep ?? abortableSleep, ...clocks, pipeline, ...(parts.metrics ? { metrics: parts.metrics } : {}) }, signal);
 }
 
 /**
@@ -166,12 +170,11 @@ export async function runPipeline(config: Config, log: Logger, signal: AbortSign
   const profile = await offeredProfile(config, issuer, log);
   // Every start reports the folder's odd files (corrupt, foreign, expired); none is deleted.
   const found = await store.list((file, err) => log.warn({ file, code: isWhisperError(err) ? err.code : undefined }, errorMessage(err)));
-  const loaded = await loadState(config.certDir, {
-    now,
-    rebuild: () => found.map((c) => ({ names: c.names, notBefore: c.notBefore })),
-  });
+  const loadFile = () => loadState(config.certDir, { now, rebuild: () => found.map((c) => ({ names: c.names, notBefore: c.notBefore })) });
+  // Under --ha a new leader starts from the state the last one left in Consul KV, not from its own file.
+  const loaded = parts.sharedState ? await parts.sharedState.load(loadFile, signal) : await loadFile();
   if (loaded.problem) log.warn({ code: 'STORE_CORRUPT' }, loaded.problem);
-  const state = new StateKeeper(config.certDir, loaded.state, log.child({ component: 'state' }));
+  const state = new StateKeeper(config.certDir, loaded.state, log.child({ component: 'state' }), parts.sharedState?.save);
   const budget = new RateBudget({ limits: config.rateLimits, account: config.directoryUrl, events: loaded.state.budget });
 
   const notifier = createNotifier({ api: consul, key: config.notifyKey, intervalMs: config.notifyIntervalMs, timers, now, log: log.child({ component: 'notify' }) });

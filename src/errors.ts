@@ -20,6 +20,7 @@ export type ErrorCode =
   | 'STORE_WRITE'
   | 'STORE_READ'
   | 'STORE_CORRUPT'
+  | 'KV_DECRYPT'
   | 'ABORTED'
   | 'INTERNAL';
 

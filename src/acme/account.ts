@@ -29,7 +29,8 @@ export interface AccountOptions {
  * The account of `directoryUrl`: the key from the store (`.acme`), its URL for that directory
  * from the store, or else registered (`termsOfServiceAgreed`, `mailto:` contact, optional EAB)
  * and saved. A new key is ECDSA P-256 and is saved before registering, so a crash in between
- * finds the same account again. Without a key and without an e-mail: `ACME_ACCOUNT`.
+ * finds the same account again; the account read back after that save is the one used (a shared store keeps the
+ * first account saved). Without a key and without an e-mail: `ACME_ACCOUNT`.
  */
 export async function loadOrRegisterAccount(options: AccountOptions): Promise<AcmeAccount> {
   const { directoryUrl, store, email, log } = options;
@@ -48,6 +49,10 @@ export async function loadOrRegisterAccount(options: AccountOptions): Promise<Ac
     log.info({ directoryUrl }, 'creating a new ACME account key');
     record = { key: await generateKey('ecdsa-p256'), urls: {} };
     await store.writeAccount(record);
+    // A shared store (Consul KV under --ha) keeps the account saved first: another instance's may have won.
+    record = (await store.readAccount()) ?? record;
+    const url = record.urls[directoryUrl];
+    if (url !== undefined) return { key: record.key, url };
   }
 
   const client = options.clients({

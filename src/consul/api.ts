@@ -42,12 +42,23 @@ export interface ConsulApi {
    * be below ours: a blocking query with our index would then sleep its whole wait before showing that.
    */
   closedConnections?(): number;
+  /** PUT /v1/agent/service/register: this instance as a service with one TTL check (high availability). */
+  agentServiceRegister?(service: InstanceService, signal?: AbortSignal): Promise<void>;
+  /** PUT /v1/agent/check/pass/<id>: the TTL check is passing for another TTL. */
+  agentCheckPass?(id: string, signal?: AbortSignal): Promise<void>;
+  /** PUT /v1/agent/service/deregister/<id>, with its check; a service the agent does not know counts as done. */
+  agentServiceDeregister?(id: string, signal?: AbortSignal): Promise<void>;
   /** PUT /v1/session/create: a new session's id (high availability). */
   sessionCreate?(spec: SessionSpec, signal?: AbortSignal): Promise<string>;
   /** PUT /v1/session/renew/<id>: false when Consul no longer knows the session (it was invalidated). */
   sessionRenew?(id: string, signal?: AbortSignal): Promise<boolean>;
   /** PUT /v1/session/destroy/<id> (releases its locks). */
   sessionDestroy?(id: string, signal?: AbortSignal): Promise<void>;
+  /**
+   * PUT /v1/kv/<key>?cas=<index>: writes only if the key's ModifyIndex is still `cas` (0: only if the key does not
+   * exist). Whether Consul stored it.
+   */
+  kvCas?(key: string, value: string, cas: number, signal?: AbortSignal): Promise<boolean>;
   /** PUT /v1/kv/<key>?acquire=<session>: whether the lock was taken. */
   kvAcquire?(key: string, value: string, session: string, signal?: AbortSignal): Promise<boolean>;
   /** PUT /v1/kv/<key>?release=<session>: whether the lock was held and is now released. */
@@ -66,6 +77,21 @@ export interface SessionSpec {
   /** Consul duration during which a released lock cannot be taken again. */
   readonly lockDelay: string;
   readonly behavior: 'release' | 'delete';
+  /** Health checks of the session's node: the session ends as soon as one is critical. @default ['serfHealth'] */
+  readonly checks?: readonly string[];
+}
+
+/** An instance registered with the agent, with one TTL check (see {@link ConsulApi.agentServiceRegister}). */
+export interface InstanceService {
+  /** The service's ID, also its check's ID. */
+  readonly id: string;
+  readonly name: string;
+  readonly meta?: Readonly<Record<string, string>>;
+  readonly checkName: string;
+  /** Consul duration after which the check turns critical unless passed again. */
+  readonly ttl: string;
+  /** Consul duration after which the agent removes the service once its check is critical (1m at least). */
+  readonly deregisterAfter: string;
 }
 
 /** Options of the KV reads; same meaning as {@link CatalogQuery}. */
@@ -119,6 +145,10 @@ type Answer = [res: IncomingMessage, body?: unknown];
 interface NodeConsul {
   catalog: { service: { list(opts: CallOptions): Promise<Answer> } };
   kv: { get(opts: CallOptions): Promise<Answer>; set(opts: CallOptions): Promise<Answer> };
+  agent: {
+    service: { register(opts: CallOptions): Promise<Answer>; deregister(opts: CallOptions): Promise<Answer> };
+    check: { pass(opts: CallOptions): Promise<Answer> };
+  };
   session: {
     create(opts: CallOptions): Promise<Answer>;
     renew(opts: CallOptions): Promise<Answer>;
@@ -185,11 +215,28 @@ export function createConsulApi(options: ConsulApiOptions): ConsulApi {
 
     async sessionCreate(spec, signal) {
       const [, body] = await call('PUT /v1/session/create', marginMs, signal, (o) =>
-        consul.session.create({ ...o, name: spec.name, ttl: spec.ttl, lockdelay: spec.lockDelay, behavior: spec.behavior }),
+        consul.session.create({ ...o, name: spec.name, ttl: spec.ttl, lockdelay: spec.lockDelay, behavior: spec.behavior, ...(spec.checks ? { checks: spec.checks } : {}) }),
       );
       const id = (body as { ID?: unknown } | undefined)?.ID;
       if (typeof id !== 'string') throw new WhisperError('CONSUL_ERROR', `Consul at ${where} answered PUT /v1/session/create without an ID`, { retryable: true });
       return id;
+    },
+
+    async agentServiceRegister(service, signal) {
+      const check = { checkid: service.id, name: service.checkName, ttl: service.ttl, status: 'passing', deregistercriticalserviceafter: service.deregisterAfter };
+      await call('PUT /v1/agent/service/register', marginMs, signal, (o) =>
+        consul.agent.service.register({ ...o, name: service.name, id: service.id, ...(service.meta ? { meta: service.meta } : {}), check }),
+      );
+    },
+
+    async agentCheckPass(id, signal) {
+      await call(`PUT /v1/agent/check/pass/${id}`, marginMs, signal, (o) => consul.agent.check.pass({ ...o, id }));
+    },
+
+    async agentServiceDeregister(id, signal) {
+      await call(`PUT /v1/agent/service/deregister/${id}`, marginMs, signal, (o) => consul.agent.service.deregister({ ...o, id })).catch((err: unknown) => {
+        if (!isNotFound(err)) throw err;
+      });
     },
 
     async sessionRenew(id, signal) {
@@ -204,6 +251,11 @@ export function createConsulApi(options: ConsulApiOptions): ConsulApi {
 
     async sessionDestroy(id, signal) {
       await call(`PUT /v1/session/destroy/${id}`, marginMs, signal, (o) => consul.session.destroy({ ...o, id }));
+    },
+
+    async kvCas(key, value, cas, signal) {
+      const [, ok] = await call(kvEndpoint('PUT', `${key}?cas=${cas}`), marginMs, signal, (o) => consul.kv.set({ ...o, key, value, cas }));
+      return ok === true;
     },
 
     async kvAcquire(key, value, session, signal) {

@@ -1,11 +1,12 @@
 import { readFile } from 'node:fs/promises';
 import { X509Certificate } from 'node:crypto';
-import { WhisperError, errorMessage } from '../errors.js';
+import { WhisperError, errorMessage, isWhisperError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ConsulApi } from '../consul/api.js';
 import type { Sleep } from '../time.js';
 import { pemBlocks, withNewline } from '../store/pem.js';
 import type { CertBundle, CertStore, StoredCert } from '../store/types.js';
+import { kvCodec, type KvCodec } from './kv-crypto.js';
 
 /** Consul's limit on one KV value. */
 export const CONSUL_KV_MAX_BYTES = 512 * 1024;
@@ -24,12 +25,15 @@ export function splitCombined(id: string, text: string): CertBundle {
   return { key, cert: certs[0]!, chain: certs.slice(1).join('') };
 }
 
-/** Throws `STORE_WRITE` when `value` cannot be stored in Consul KV. */
-export function assertKvSize(id: string, value: string): void {
+/** Throws `STORE_WRITE` naming `what` (e.g. `the state (Consul KV key <key>)`) when `value` is over Consul's KV limit. */
+export function assertKvValueSize(what: string, value: string): void {
   const bytes = Buffer.byteLength(value, 'utf8');
-  if (bytes > CONSUL_KV_MAX_BYTES) {
-    throw new WhisperError('STORE_WRITE', `certificate ${id} is ${bytes} bytes of PEM, over Consul's KV limit of ${CONSUL_KV_MAX_BYTES} bytes; not stored`);
-  }
+  if (bytes > CONSUL_KV_MAX_BYTES) throw new WhisperError('STORE_WRITE', `${what} is ${bytes} bytes, over Consul's KV limit of ${CONSUL_KV_MAX_BYTES} bytes; not stored`);
+}
+
+/** Throws `STORE_WRITE` when the KV value of certificate `id` cannot be stored in Consul KV. */
+export function assertKvSize(id: string, value: string): void {
+  assertKvValueSize(`certificate ${id}`, value);
 }
 
 /** Options of {@link createKvMirrorStore} and {@link publishFolder}. */
@@ -41,6 +45,8 @@ export interface KvMirrorOptions {
   readonly sleep: Sleep;
   /** Attempts of each KV write. @default 4 */
   readonly attempts?: number;
+  /** Encrypts each value (`--kv-encryption-key-file`). @default plaintext */
+  readonly codec?: KvCodec;
 }
 
 async function putWithRetry(options: KvMirrorOptions, key: string, value: string, signal?: AbortSignal): Promise<boolean> {
@@ -66,6 +72,7 @@ async function putWithRetry(options: KvMirrorOptions, key: string, value: string
  */
 export function createKvMirrorStore(inner: CertStore, options: KvMirrorOptions): CertStore {
   const prefix = options.prefix ?? 'whisper/certs';
+  const codec = options.codec ?? kvCodec(undefined);
   return {
     read: (id) => inner.read(id),
     list: (onProblem) => inner.list(onProblem),
@@ -73,32 +80,55 @@ export function createKvMirrorStore(inner: CertStore, options: KvMirrorOptions):
     writeAccount: (account) => inner.writeAccount(account),
     ...(inner.checkWritable ? { checkWritable: () => inner.checkWritable!() } : {}),
     async write(id, bundle) {
-      const value = combinedPem(bundle);
+      const key = `${prefix}/${id}`;
+      const value = codec.encode(key, combinedPem(bundle));
       assertKvSize(id, value);
       const stored = await inner.write(id, bundle);
-      if (await putWithRetry(options, `${prefix}/${id}`, value)) options.log.debug({ id, serial: stored.serial }, 'certificate copied to Consul KV');
+      if (await putWithRetry(options, key, value)) options.log.debug({ id, serial: stored.serial }, 'certificate copied to Consul KV');
       return stored;
     },
   } satisfies CertStore;
 }
 
-/** Puts every certificate of the folder that KV lacks or holds an older one of (a new leader's first step). */
+/**
+ * Puts every certificate of the folder that KV lacks or holds an older one of (a new leader's first step), and
+ * rewrites with the current key the KV values of the same certificates that are not (plaintext, or an older key id).
+ */
 export async function publishFolder(store: CertStore, kv: ReadonlyMap<string, string>, options: KvMirrorOptions, signal?: AbortSignal): Promise<number> {
   const prefix = options.prefix ?? 'whisper/certs';
+  const codec = options.codec ?? kvCodec(undefined);
   let published = 0;
   for (const local of await store.list()) {
+    const key = `${prefix}/${local.id}`;
     const remote = kv.get(local.id);
-    if (remote !== undefined && !isNewer(local, remote)) continue;
-    const value = await readFile(local.path, 'utf8');
+    if (remote !== undefined) {
+      let plain: string | undefined;
+      try {
+        plain = codec.decode(key, remote);
+      } catch (err) {
+        options.log.warn({ key, code: isWhisperError(err) ? err.code : undefined, err: errorMessage(err) }, 'certificate in Consul KV unreadable; replaced by the folder\'s');
+      }
+      if (plain !== undefined && !isNewer(local, plain) && (codec.isCurrent(remote) || !sameSerial(local, plain))) continue;
+    }
+    let value: string;
     try {
+      value = codec.encode(key, await readFile(local.path, 'utf8'));
       assertKvSize(local.id, value);
     } catch (err) {
       options.log.error({ id: local.id }, errorMessage(err));
       continue;
     }
-    if (await putWithRetry(options, `${prefix}/${local.id}`, value, signal)) published++;
+    if (await putWithRetry(options, key, value, signal)) published++;
   }
   return published;
+}
+
+function sameSerial(local: StoredCert, remote: string): boolean {
+  try {
+    return new X509Certificate(splitCombined(local.id, remote).cert).serialNumber.toUpperCase() === local.serial;
+  } catch {
+    return false;
+  }
 }
 
 /** Whether the stored certificate was issued after the one of the combined PEM `remote` (or that one is unreadable). */

@@ -1,11 +1,12 @@
 import { X509Certificate } from 'node:crypto';
-import { errorMessage } from '../errors.js';
+import { errorMessage, isWhisperError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ConsulApi, KvItem } from '../consul/api.js';
 import type { Sleep } from '../time.js';
 import { isValidId } from '../store/ids.js';
 import type { CertStore } from '../store/types.js';
 import { splitCombined } from './kv-store.js';
+import { kvCodec, type KvCodec } from './kv-crypto.js';
 
 /** Options of {@link syncOnce} and {@link runKvSync}. */
 export interface KvSyncOptions {
@@ -18,9 +19,11 @@ export interface KvSyncOptions {
   readonly sleep: Sleep;
   /** Longest wait of one blocking query. @default '5m' */
   readonly wait?: string;
+  /** Decrypts each value (`--kv-encryption-key-file`). @default plaintext (an encrypted value is refused) */
+  readonly codec?: KvCodec;
 }
 
-/** What one pass saw: the listing's index and every bundle by id. */
+/** What one pass saw: the listing's index and every bundle by id (KV values as stored: maybe encrypted). */
 export interface SyncPass {
   readonly index: number;
   readonly bundles: ReadonlyMap<string, string>;
@@ -43,6 +46,7 @@ async function apply(options: KvSyncOptions, id: string, value: string): Promise
 /** Writes every newer bundle of `items` into the folder; a bad entry is logged and skipped. */
 export async function applyItems(options: KvSyncOptions, items: readonly KvItem[]): Promise<{ bundles: Map<string, string>; written: string[] }> {
   const prefix = `${options.prefix ?? 'whisper/certs'}/`;
+  const codec = options.codec ?? kvCodec(undefined);
   const bundles = new Map<string, string>();
   const written: string[] = [];
   for (const item of items) {
@@ -54,9 +58,9 @@ export async function applyItems(options: KvSyncOptions, items: readonly KvItem[
     }
     bundles.set(id, item.value);
     try {
-      if (await apply(options, id, item.value)) written.push(id);
+      if (await apply(options, id, codec.decode(item.key, item.value))) written.push(id);
     } catch (err) {
-      options.log.warn({ key: item.key, err: errorMessage(err) }, 'certificate in Consul KV not copied');
+      options.log.warn({ key: item.key, code: isWhisperError(err) ? err.code : undefined, err: errorMessage(err) }, 'certificate in Consul KV not copied');
     }
   }
   return { bundles, written };

@@ -1,8 +1,10 @@
 import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
 import { errorMessage, isWhisperError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { backoffDelay, type Sleep } from '../time.js';
 import { openSession, type HaConsul, type HeldSession } from './session.js';
+import { createInstanceCheck, instanceCheckId } from './check.js';
 
 /** Options of {@link runLeaderLoop}. */
 export interface LeaderLoopOptions {
@@ -11,8 +13,10 @@ export interface LeaderLoopOptions {
   readonly key?: string;
   /** Session TTL, seconds. @default 15 */
   readonly ttlS?: number;
-  /** Lock delay, seconds. @default 5 */
+  /** Lock delay, seconds; longer than the check TTL (see `timing.ts`). @default 5 */
   readonly lockDelayS?: number;
+  /** TTL of this instance's health check, seconds; sessions are tied to it. @default 3 */
+  readonly checkTtlS?: number;
   /** Longest wait of one blocking query on the lock key. @default '5m' */
   readonly wait?: string;
   readonly sleep: Sleep;
@@ -45,16 +49,24 @@ function start(run: ((signal: AbortSignal) => Promise<void>) | undefined, parent
 }
 
 /**
- * Leader election on a Consul lock: each instance holds a session and tries to acquire `key`; the holder runs
- * `lead`, the others run `follow` and wait on the key with a blocking query. A leader whose session or lock goes
- * away has its `lead` signal aborted at once, then waits again with a fresh session. Resolves once `signal` aborts;
- * rejects when `lead` fails on its own (after releasing the lock).
+ * Leader election on a Consul lock: each instance holds a session, tied to a TTL check of its own that it passes,
+ * and tries to acquire `key`; the holder runs `lead`, the others run `follow` and wait on the key with a blocking
+ * query. A leader whose session or lock goes away has its `lead` signal aborted at once, then waits again with a
+ * fresh session. Resolves once `signal` aborts; rejects when `lead` fails on its own (after releasing the lock).
+ * Either way the check is deregistered.
  */
 export async function runLeaderLoop(options: LeaderLoopOptions, signal: AbortSignal): Promise<void> {
   const { api, log, sleep } = options;
   const key = options.key ?? 'whisper/leader';
   const value = JSON.stringify({ host: hostname(), pid: process.pid });
   const wait = options.wait ?? '5m';
+  const check = createInstanceCheck({
+    api,
+    id: instanceCheckId(hostname(), process.pid, randomBytes(3).toString('hex')),
+    lockKey: key,
+    log,
+    ...(options.checkTtlS ? { ttlS: options.checkTtlS } : {}),
+  });
 
   /** Whether the key has no holder now; waits (blocking) while someone holds it. */
   async function waitFree(session: HeldSession): Promise<boolean> {
@@ -141,22 +153,36 @@ export async function runLeaderLoop(options: LeaderLoopOptions, signal: AbortSig
     }
   }
 
-  for (let attempt = 1; !signal.aborted; ) {
-    let session: HeldSession;
-    try {
-      session = await openSession({ api, name: `whisper-ts ${hostname()} ${process.pid}`, sleep, log, ...(options.ttlS ? { ttlS: options.ttlS } : {}), ...(options.lockDelayS !== undefined ? { lockDelayS: options.lockDelayS } : {}) }, signal);
-      attempt = 1;
-    } catch (err) {
-      if (signal.aborted) return;
-      const delay = backoffDelay(attempt++, { baseMs: 1000, maxMs: 30_000 });
-      log.warn({ code: isWhisperError(err) ? err.code : undefined, retryInMs: delay }, `cannot create a Consul session: ${errorMessage(err)}`);
-      await sleep(delay, signal).catch(() => undefined);
-      continue;
+  const sessionOptions = {
+    api,
+    name: `whisper-ts ${hostname()} ${process.pid}`,
+    check,
+    sleep,
+    log,
+    ...(options.ttlS ? { ttlS: options.ttlS } : {}),
+    ...(options.lockDelayS !== undefined ? { lockDelayS: options.lockDelayS } : {}),
+    ...(options.checkTtlS ? { checkTtlS: options.checkTtlS } : {}),
+  };
+  try {
+    for (let attempt = 1; !signal.aborted; ) {
+      let session: HeldSession;
+      try {
+        session = await openSession(sessionOptions, signal);
+        attempt = 1;
+      } catch (err) {
+        if (signal.aborted) return;
+        const delay = backoffDelay(attempt++, { baseMs: 1000, maxMs: 30_000 });
+        log.warn({ code: isWhisperError(err) ? err.code : undefined, retryInMs: delay }, `cannot create a Consul session: ${errorMessage(err)}`);
+        await sleep(delay, signal).catch(() => undefined);
+        continue;
+      }
+      try {
+        await hold(session);
+      } finally {
+        await session.close();
+      }
     }
-    try {
-      await hold(session);
-    } finally {
-      await session.close();
-    }
+  } finally {
+    await check.remove();
   }
 }

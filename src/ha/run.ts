@@ -2,14 +2,20 @@ import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { ConsulApi } from '../consul/api.js';
 import type { CertStore } from '../store/types.js';
-import type { Sleep } from '../time.js';
+import { systemTimers, type Sleep, type Timers } from '../time.js';
+import { createNotifier, type Notifier } from '../consul/notify.js';
 import { runLeaderLoop } from './leader.js';
 import { haConsul } from './session.js';
 import { createKvMirrorStore, publishFolder } from './kv-store.js';
 import { runKvSync, syncOnce } from './kv-sync.js';
+import { prepareKvShared } from './kv-shared.js';
+import type { SharedState } from './kv-state.js';
 
-/** What {@link runHa} runs while it leads: the daemon's pipeline with the given Consul client and store. */
-export type Pipeline = (signal: AbortSignal, parts: { consul: ConsulApi; store: CertStore }) => Promise<void>;
+/**
+ * What {@link runHa} runs while it leads: the daemon's pipeline with the given Consul client and store, and under
+ * `--ha` the state shared in Consul KV.
+ */
+export type Pipeline = (signal: AbortSignal, parts: { consul: ConsulApi; store: CertStore; sharedState?: SharedState }) => Promise<void>;
 
 /** Options of {@link runHa}. */
 export interface HaRunOptions {
@@ -19,14 +25,34 @@ export interface HaRunOptions {
   /** The local folder store. */
   readonly folder: CertStore;
   readonly sleep: Sleep;
+  /** Timers of the notify key's bumps for certificates copied from KV. @default systemTimers */
+  readonly timers?: Timers;
+  /** @default Date.now */
+  readonly now?: () => number;
   readonly pipeline: Pipeline;
   /** The `whisper_leader` gauge, when metrics are served. */
   readonly metrics?: { setLeader(leading: boolean): void };
 }
 
 /**
+ * The folder, bumping the notify key for each certificate once its write is done (fsync'd and renamed into place):
+ * this host's HAProxy reloads on a file it can read, never on the KV change that announced it.
+ */
+function notifyingFolder(folder: CertStore, notifier: Notifier): CertStore {
+  return {
+    ...folder,
+    async write(id, bundle) {
+      const stored = await folder.write(id, bundle);
+      notifier.changed([`${id}.pem`]);
+      return stored;
+    },
+  };
+}
+
+/**
  * `--ha` and `--store consul` around the pipeline: with `--ha`, only the holder of the Consul lock runs it; with
- * `--store consul`, the writer also puts each certificate in KV and the others copy them into their folder.
+ * `--store consul`, the writer also puts each certificate in KV and the others copy them into their folder, each
+ * bumping its own notify key once its files are written.
  */
 export async function runHa(options: HaRunOptions, signal: AbortSignal): Promise<void> {
   const { config, log, consul, folder, sleep } = options;
@@ -35,21 +61,27 @@ export async function runHa(options: HaRunOptions, signal: AbortSignal): Promise
   const inConsul = config.store === 'consul';
   // The pipeline closes its client when it stops; this one outlives each leadership term.
   const shared: ConsulApi = { ...consul, close: undefined };
-  const store = inConsul ? createKvMirrorStore(folder, { api: consul, prefix, log: kvLog, sleep }) : folder;
+  // Under --ha the ACME account and the state live in KV too; private keys in KV are encrypted with a key file.
+  const kv = await prepareKvShared({ config, consul, log, sleep, stop: signal });
+  const store = inConsul ? createKvMirrorStore(kv.withAccount(folder), { api: consul, prefix, log: kvLog, sleep, codec: kv.codec }) : kv.withAccount(folder);
+  const timers = options.timers ?? systemTimers;
+  const notifier = createNotifier({ api: consul, key: config.notifyKey, intervalMs: config.notifyIntervalMs, timers, now: options.now ?? Date.now, log: log.child({ component: 'notify' }) });
+  const synced = notifyingFolder(folder, notifier);
   const syncOptions = () => {
     if (!consul.kvList) throw new Error('this Consul client cannot list KV');
-    return { api: { kvList: consul.kvList.bind(consul) }, prefix, store: folder, log: kvLog, sleep, wait: config.consul.wait };
+    return { api: { kvList: consul.kvList.bind(consul) }, prefix, store: synced, log: kvLog, sleep, wait: config.consul.wait, codec: kv.codec };
   };
 
   const lead = async (s: AbortSignal) => {
     if (inConsul) {
       // Catch up with what the last leader wrote before planning anything, then share what only this folder has.
       const pass = await syncOnce(syncOptions(), s);
-      await publishFolder(folder, pass.bundles, { api: consul, prefix, log: kvLog, sleep }, s);
+      await publishFolder(folder, pass.bundles, { api: consul, prefix, log: kvLog, sleep, codec: kv.codec }, s);
     }
     options.metrics?.setLeader(true);
     try {
-      await options.pipeline(s, { consul: shared, store });
+      const sharedState = kv.state();
+      await options.pipeline(s, { consul: shared, store, ...(sharedState ? { sharedState } : {}) });
     } finally {
       options.metrics?.setLeader(false);
     }
@@ -64,6 +96,7 @@ export async function runHa(options: HaRunOptions, signal: AbortSignal): Promise
         key: config.ha.lockKey,
         ttlS: config.ha.sessionTtlS,
         lockDelayS: config.ha.lockDelayS,
+        checkTtlS: config.ha.checkTtlS,
         wait: config.consul.wait,
         sleep,
         log: log.child({ component: 'ha' }),
@@ -73,6 +106,8 @@ export async function runHa(options: HaRunOptions, signal: AbortSignal): Promise
       signal,
     );
   } finally {
+    // A bump still pending goes out before the client closes its connections.
+    await notifier.close();
     consul.close?.();
   }
 }

@@ -44,14 +44,15 @@ function encodeCert(c: CertState): Json {
   return out;
 }
 
-/** The file content for `state` (pretty-printed: operators read it). */
-export function encodeState(state: WhisperState): string {
+/** The file content for `state`: pretty-printed (operators read it), or on one line with `compact` (Consul KV). */
+export function encodeState(state: WhisperState, options: { readonly compact?: boolean } = {}): string {
   const certs = Object.fromEntries(
     Object.keys(state.certs)
       .sort()
       .map((id) => [id, encodeCert(state.certs[id] ?? {})]),
   );
-  return `${JSON.stringify({ version: STATE_VERSION, budget: state.budget.map(encodeEvent), certs }, null, 2)}\n`;
+  const doc = { version: STATE_VERSION, budget: state.budget.map(encodeEvent), certs };
+  return options.compact ? JSON.stringify(doc) : `${JSON.stringify(doc, null, 2)}\n`;
 }
 
 // ---- decoding: each helper throws an Error naming the faulty field ----

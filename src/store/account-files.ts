@@ -82,7 +82,38 @@ export async function writeAccountFiles(dir: string, account: AccountRecord, fs:
   await writeFileAtomic(path.join(dir, ACCOUNT_URLS_FILE), body, { fs, mode: 0o600 });
 }
 
-function sameKey(a: string, b: string): boolean {
+/**
+ * Write `account` in place of a different or unreadable account key, which is kept aside with its URLs as
+ * `.acme.replaced-<time>` and `.acme.json.replaced-<time>` (never deleted: it may own certificates). The same key
+ * only updates the URLs. For a folder that caches a shared account (Consul KV under `--ha`).
+ * @returns the name of the key file kept aside, if any.
+ */
+export async function replaceAccountFiles(dir: string, account: AccountRecord, fs: AtomicFs, now: number): Promise<string | undefined> {
+  if (tryPrivateKey(account.key) === undefined) {
+    throw new WhisperError('ACME_ACCOUNT', 'refusing to save an ACME account key that does not parse');
+  }
+  const keyFile = path.join(dir, ACCOUNT_KEY_FILE);
+  const existing = await readOptional(keyFile);
+  let aside: string | undefined;
+  if (existing !== undefined && !sameKey(existing, account.key)) {
+    const suffix = `.replaced-${new Date(now).toISOString().replace(/[-:]/g, '').replace(/\.\d+/, '')}`;
+    const urlsFile = path.join(dir, ACCOUNT_URLS_FILE);
+    try {
+      await fs.rename(keyFile, keyFile + suffix);
+      await fs.rename(urlsFile, urlsFile + suffix).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== 'ENOENT') throw err;
+      });
+    } catch (err) {
+      throw new WhisperError('STORE_WRITE', `cannot move the ACME account ${keyFile} aside: ${(err as Error).message}`, { cause: err });
+    }
+    aside = path.basename(keyFile + suffix);
+  }
+  await writeAccountFiles(dir, account, fs);
+  return aside;
+}
+
+/** Whether two PEM private keys are the same key (false when either does not parse). */
+export function sameKey(a: string, b: string): boolean {
   const ka = tryPrivateKey(a);
   const kb = tryPrivateKey(b);
   return ka !== undefined && kb !== undefined && ka.equals(kb);

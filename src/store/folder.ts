@@ -2,7 +2,7 @@ import { promises as fsp, type Dirent } from 'node:fs';
 import path from 'node:path';
 import { WhisperError, errorMessage } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
-import { readAccountFiles, writeAccountFiles } from './account-files.js';
+import { readAccountFiles, replaceAccountFiles, writeAccountFiles } from './account-files.js';
 import { ensureDir, nodeFs, writeFileAtomic, type AtomicFs } from './atomic.js';
 import { writeCertbot, writePkcs12, type FormatContext, type StoreFormat } from './formats.js';
 import { assertValidId, isValidId } from './ids.js';
@@ -131,6 +131,11 @@ export function createFolderStore(dir: string, options: FolderStoreOptions = {})
     await writeAccountFiles(root, account, fs);
   }
 
+  async function replaceAccount(account: AccountRecord): Promise<string | undefined> {
+    await ensureDir(root, fs);
+    return replaceAccountFiles(root, account, fs, now());
+  }
+
   const cleanTemp = () => removeTempFiles(root, { formatsDir: formatCtx.dir, fs, log });
 
   async function checkWritable(): Promise<void> {
@@ -147,7 +152,7 @@ export function createFolderStore(dir: string, options: FolderStoreOptions = {})
     }
   }
 
-  return { read, list, write, readAccount, writeAccount, checkWritable, removeTempFiles: cleanTemp } satisfies FolderStore;
+  return { read, list, write, readAccount, writeAccount, replaceAccount, checkWritable, removeTempFiles: cleanTemp } satisfies FolderStore;
 }
 
 /**

@@ -54,6 +54,11 @@ export interface CertStore {
   /** Save the ACME account (key mode 0600). */
   writeAccount(account: AccountRecord): Promise<void>;
   /**
+   * Save `account` in place of a different or unreadable account, which is kept aside, never deleted: for a store
+   * that caches a shared account (Consul KV under `--ha`). @returns what was kept aside, if anything.
+   */
+  replaceAccount?(account: AccountRecord): Promise<string | undefined>;
+  /**
    * Throws a retryable `STORE_WRITE` naming the place and the process's user id when a new certificate could not
    * be written there now. Asked before every order, so that nothing is ordered that could not be kept.
    */

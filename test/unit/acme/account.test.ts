@@ -114,4 +114,15 @@ describe('ACME account', () => {
     const t = setup(undefined, { email: 'ops@example.com', ca: { failAt: { createAccount: { error: down } } } });
     expect(await failure(t.issuer.ensureAccount())).toBe(down);
   });
+
+  it('uses the account a shared store kept when another instance saved one first, registering nothing', async () => {
+    const winner = { key: makeKey().pem, urls: { [DIR]: 'https://ca.test/acct/7' } };
+    const t = setup(undefined, { email: 'ops@example.com' });
+    // A store like Consul KV under --ha: the first account saved is kept, a later different key is not.
+    const store = { ...t.mem.store, writeAccount: async () => void (await t.mem.store.writeAccount(winner)) };
+    const issuer = createAcmeIssuer({ directoryUrl: DIR, store, dns, propagate: async () => undefined, clients: t.fake.factory, email: 'ops@example.com' });
+    await issuer.ensureAccount();
+    expect(t.fake.accounts).toEqual([]);
+    expect(t.mem.account()).toEqual(winner);
+  });
 });

@@ -121,3 +121,21 @@ describe('resolveOptions and .env.example', () => {
     expect(o.dryrun).toBe(false);
   });
 });
+
+describe('buildConfig: --ha timings', () => {
+  it('ties the session to a 3 s check by default, and refuses a lock delay a new leader could outwait', () => {
+    expect(build({ ha: true }).ha).toEqual({ lockKey: 'whisper/leader', sessionTtlS: 15, lockDelayS: 5, checkTtlS: 3 });
+    expect(build({ ha: true, lockDelay: '4' }).ha?.lockDelayS).toBe(4);
+    expect(configError(() => build({ ha: true, lockDelay: '3' }))).toMatch(/^--check-ttl: .*--lock-delay/);
+    expect(configError(() => build({ ha: true, checkTtl: '6' }))).toMatch(/^--check-ttl: .*--lock-delay/);
+    expect(configError(() => build({ ha: true }, { WHISPER_LOCK_DELAY: '2' }))).toMatch(/^--check-ttl: .*--lock-delay/);
+    // Without --ha there is no lock to overlap on.
+    expect(build({ lockDelay: '0' }).ha).toBeUndefined();
+  });
+
+  it('takes --check-ttl in whole seconds from 2 to 60', () => {
+    expect(build({ ha: true, checkTtl: '2', lockDelay: '3' }).ha?.checkTtlS).toBe(2);
+    expect(configError(() => build({ ha: true, checkTtl: '1' }))).toMatch(/^--check-ttl: /);
+    expect(configError(() => build({ ha: true, checkTtl: '61', lockDelay: '60' }))).toMatch(/^--check-ttl: /);
+  });
+});

@@ -25,6 +25,12 @@ describe('main()', () => {
     expect(t.err.join('')).toMatch(/^whisper-ts: --key-type: must be one of/);
   });
 
+  it('exits 2 at start for --ha settings that could let two leaders overlap, naming the options', async () => {
+    const t = io();
+    expect(await main(['certs', '--ha', '--lock-delay', '2'], t.io)).toBe(2);
+    expect(t.err.join('')).toMatch(/^whisper-ts: --check-ttl: .*--lock-delay/);
+  });
+
   it('exits 2 for an unknown flag', async () => {
     const t = io();
     expect(await main(['certs', '--no-such-flag'], t.io)).toBe(2);

@@ -240,6 +240,16 @@ describe('createConsulApi: KV and status', () => {
     expect(await local().kvGet('empty')).toBe('');
   });
 
+  it('writes a key only if unchanged (?cas=<index>), saying whether Consul stored it', async () => {
+    handler = (req, res) => json(res, 200, req.url?.includes('cas=0'));
+    expect(await local().kvCas!('whisper/leader/account', 'v1', 0)).toBe(true);
+    expect(await local().kvCas!('whisper/leader/account', 'v2', 17)).toBe(false);
+    expect(seen.map((s) => [s.method, decodeURIComponent(s.url), s.body])).toEqual([
+      ['PUT', '/v1/kv/whisper/leader/account?cas=0', 'v1'],
+      ['PUT', '/v1/kv/whisper/leader/account?cas=17', 'v2'],
+    ]);
+  });
+
   it('reads the leader', async () => {
     handler = (_req, res) => json(res, 200, '127.0.0.1:8300');
     expect(await local().leader()).toBe('127.0.0.1:8300');

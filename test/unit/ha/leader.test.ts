@@ -10,6 +10,8 @@ function fakeConsul() {
   let index = 1;
   let next = 0;
   const live = new Set<string>();
+  /** Agent calls and session creations, in order. */
+  const agent: string[] = [];
   const waiters: Array<() => void> = [];
   /** The index of every read, and how many of the next reads fail. */
   const reads: Array<number | undefined> = [];
@@ -19,8 +21,18 @@ function fakeConsul() {
     waiters.splice(0).forEach((w) => w());
   };
   const api: HaConsul = {
-    async sessionCreate() {
+    async agentServiceRegister(service) {
+      agent.push(`register ${service.id}`);
+    },
+    async agentCheckPass(id) {
+      agent.push(`pass ${id}`);
+    },
+    async agentServiceDeregister(id) {
+      agent.push(`deregister ${id}`);
+    },
+    async sessionCreate(spec) {
       const id = `s${++next}`;
+      agent.push(`create ${id} ${spec.checks?.join(',')}`);
       live.add(id);
       return id;
     },
@@ -66,6 +78,7 @@ function fakeConsul() {
     holder: () => holder,
     destroy: (id: string) => api.sessionDestroy(id),
     reads,
+    agent,
     /** Fails the next read, and wakes the blocking one so that it is the next. */
     failNextRead: () => {
       failing = 1;
@@ -81,6 +94,13 @@ const quickSleep = (_ms: number, signal?: AbortSignal) =>
     setImmediate(resolve);
   });
 
+/**
+ * Retries and lock-delay waits (1 s) pass at once; the keep-alive (a third of the check TTL: 10 s with `checkTtlS: 30`)
+ * never ticks, so these tests see only what the lock key and the session calls do.
+ */
+const shortSleepsOnly = (ms: number, s?: AbortSignal) =>
+  ms >= 5000 ? new Promise<void>((_, reject) => s?.addEventListener('abort', () => reject(new Error('aborted')), { once: true })) : quickSleep(ms, s);
+
 describe('runLeaderLoop', () => {
   it('runs lead only on the lock holder, and aborts it at once when its session is destroyed', async () => {
     const consul = fakeConsul();
@@ -91,7 +111,8 @@ describe('runLeaderLoop', () => {
       runLeaderLoop(
         {
           api: consul.api,
-          sleep: (ms, s) => (ms >= 5000 ? new Promise((_, reject) => s?.addEventListener('abort', () => reject(new Error('aborted')), { once: true })) : quickSleep(ms, s)),
+          checkTtlS: 30,
+          sleep: shortSleepsOnly,
           log: silentLogger(),
           lead: (signal) => {
             events.push(`${name} leads`);
@@ -118,6 +139,40 @@ describe('runLeaderLoop', () => {
   });
 });
 
+describe('runLeaderLoop: the instance\'s health check', () => {
+  it('registers one check, ties each session to it, and deregisters it once stopped', async () => {
+    const consul = fakeConsul();
+    const stop = new AbortController();
+    const leads: AbortSignal[] = [];
+    const run = runLeaderLoop(
+      {
+        api: consul.api,
+        checkTtlS: 30,
+        sleep: shortSleepsOnly,
+        log: silentLogger(),
+        lead: (signal) => {
+          leads.push(signal);
+          return new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+        },
+      },
+      stop.signal,
+    );
+    await vi_waitFor(() => leads.length === 1);
+    // A lost session: the next one is tied to the same check, registered (again) first.
+    await consul.destroy(consul.holder()!);
+    await vi_waitFor(() => leads.length === 2);
+    stop.abort();
+    await run;
+    const id = consul.agent[0]!.split(' ')[1]!;
+    expect(id).toMatch(/^whisper-ts-.+-\d+-[0-9a-f]{6}$/);
+    expect(consul.agent).toEqual([
+      `register ${id}`, `pass ${id}`, `create s1 serfHealth,${id}`,
+      `register ${id}`, `pass ${id}`, `create s2 serfHealth,${id}`,
+      `deregister ${id}`,
+    ]);
+  });
+});
+
 describe('runLeaderLoop: watching the lock', () => {
   it('keeps leading through a failed read of the lock key, and re-reads it without blocking (Consul may be another agent)', async () => {
     const consul = fakeConsul();
@@ -126,7 +181,8 @@ describe('runLeaderLoop: watching the lock', () => {
     const run = runLeaderLoop(
       {
         api: consul.api,
-        sleep: (ms, s) => (ms >= 5000 ? new Promise((_, reject) => s?.addEventListener('abort', () => reject(new Error('aborted')), { once: true })) : quickSleep(ms, s)),
+        checkTtlS: 30,
+        sleep: shortSleepsOnly,
         log: silentLogger(),
         lead: (signal) => {
           leads.push(signal);

@@ -86,4 +86,30 @@ describe('folder store: ACME account', () => {
     expect(lines.join('')).toContain('ignoring unreadable account URL file');
     expect(lines.join('')).not.toContain('PRIVATE KEY');
   });
+
+  it('replaces a different or corrupt account when told to (a cache of the cluster\'s), keeping the old files aside', async () => {
+    const store = createFolderStore(dir, { now: () => Date.parse('2025-01-02T03:04:05Z') });
+    const old = makeKey().pem;
+    await store.writeAccount({ key: old, urls: { [DIR_URL]: 'https://acme.example/acct/1' } });
+    const shared = makeKey().pem;
+    await store.replaceAccount!({ key: shared, urls: { [DIR_URL]: 'https://acme.example/acct/2' } });
+    expect(await store.readAccount()).toEqual({ key: shared, urls: { [DIR_URL]: 'https://acme.example/acct/2' } });
+    expect((await fsp.readdir(dir)).sort()).toEqual(['.acme', '.acme.json', '.acme.json.replaced-20250102T030405Z', '.acme.replaced-20250102T030405Z']);
+    expect(await fsp.readFile(path.join(dir, '.acme.replaced-20250102T030405Z'), 'utf8')).toBe(old);
+    expect((await fsp.stat(path.join(dir, '.acme.replaced-20250102T030405Z'))).mode & 0o777).toBe(0o600);
+
+    await fsp.writeFile(path.join(dir, '.acme'), 'garbage');
+    await createFolderStore(dir, { now: () => Date.parse('2025-01-03T00:00:00Z') }).replaceAccount!({ key: shared, urls: {} });
+    expect(await fsp.readFile(path.join(dir, '.acme.replaced-20250103T000000Z'), 'utf8')).toBe('garbage');
+    expect((await store.readAccount())?.key).toBe(shared);
+  });
+
+  it('replaces nothing when the account is missing or the same key', async () => {
+    const store = createFolderStore(path.join(dir, 'new'));
+    const key = makeKey().pem;
+    await store.replaceAccount!({ key, urls: {} });
+    await store.replaceAccount!({ key, urls: { [DIR_URL]: 'https://acme.example/acct/3' } });
+    expect((await fsp.readdir(path.join(dir, 'new'))).sort()).toEqual(['.acme', '.acme.json']);
+    expect((await store.readAccount())?.urls).toEqual({ [DIR_URL]: 'https://acme.example/acct/3' });
+  });
 });
