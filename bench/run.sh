@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every benchmark and writes the results into bench/README.md. `bench/run.sh --tiny` for a quick check.
+# Runs every benchmark and writes the results into bench/README.md. `bench/run.sh --tiny` for a quick check,
+# `bench/run.sh --soak` for the soak run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/env/lib.sh
@@ -7,4 +8,6 @@ use_node
 scripts/env/node-deps.sh
 scripts/env/install.sh
 npm run -s build
+# `bench/run.sh --soak`: the soak run alone (bench/soak.ts), its figures into bench/README.md.
+if [ "${1:-}" = --soak ]; then shift; exec npx tsx bench/soak.ts "$@"; fi
 exec npx tsx bench/run.ts "$@"

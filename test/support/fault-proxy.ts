@@ -12,6 +12,20 @@ export interface SeenRequest {
   readonly faulted: boolean;
   /** The upstream's status, once it answered (a `badNonce` refusal is a 400: not an order). */
   status?: number;
+  /** A POST's JWS payload, decoded, once its body has arrived (`replaces` of a new order, say). */
+  payload?: Record<string, unknown>;
+}
+
+/** The payload of a flattened JWS body, or `undefined`. */
+function jwsPayload(body: string): Record<string, unknown> | undefined {
+  try {
+    const { payload } = JSON.parse(body) as { payload?: string };
+    if (!payload) return undefined;
+    const parsed: unknown = JSON.parse(Buffer.from(payload, 'base64url').toString('utf8'));
+    return typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** A fault the proxy answers with instead of forwarding. */
@@ -52,6 +66,14 @@ export async function startFaultProxy(dir: string, upstream: { url: string; caFi
     const fault = proxy.fault(method, path);
     const entry: SeenRequest = { at: Date.now(), method, path, faulted: fault !== undefined };
     seen.push(entry);
+    if (method === 'POST') {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const payload = jwsPayload(Buffer.concat(chunks).toString('utf8'));
+        if (payload) entry.payload = payload;
+      });
+    }
     if (fault) {
       req.resume();
       res.writeHead(fault.status, fault.headers ?? {});
