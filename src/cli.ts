@@ -7,6 +7,7 @@ import { WhisperError, errorMessage, isWhisperError } from './errors.js';
 import { runDaemon, consulFromConfig, storeFromConfig, type DaemonParts } from './daemon.js';
 import { dryRun, formatDryRun } from './dryrun.js';
 import { limitsCommand, statusCommand } from './commands.js';
+import { LETSENCRYPT } from './options.js';
 import { VERSION } from './version.js';
 
 /** Exit codes. */
@@ -55,7 +56,11 @@ async function offline(argv: readonly string[], io: Required<Pick<MainIo, 'stdou
     .option('--json', 'one JSON document for machines')
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
-  if (name === 'status') cmd.option('--renew-before <days|percent>', 'the rule the daemon runs with, when ARI is not used');
+  if (name === 'status') {
+    cmd.option('--renew-before <days|percent>', 'the rule the daemon runs with, when ARI is not used');
+    cmd.option('--directory-url <url>', 'the CA the daemon runs with: certificates of another CA show as due (default: ACME_DIRECTORY_URL, else Let\'s Encrypt)');
+    cmd.option('-s, --staging', 'the daemon runs with Let\'s Encrypt staging');
+  }
   else cmd.option('--rate-limits <spec>', 'the CA\'s limits (as for the daemon)', 'letsencrypt');
   try {
     cmd.parse(argv.slice(1), { from: 'user' });
@@ -63,7 +68,10 @@ async function offline(argv: readonly string[], io: Required<Pick<MainIo, 'stdou
     if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
     throw err;
   }
-  const opts = cmd.opts<{ json?: boolean; renewBefore?: string; rateLimits?: string }>();
+  const raw = cmd.opts<{ json?: boolean; renewBefore?: string; rateLimits?: string; directoryUrl?: string; staging?: boolean }>();
+  const { staging, directoryUrl, ...rest } = raw;
+  const ca = staging ? LETSENCRYPT.staging : directoryUrl ?? process.env.WHISPER_DIRECTORY_URL ?? process.env.ACME_DIRECTORY_URL ?? LETSENCRYPT.production;
+  const opts = name === 'status' ? { ...rest, directoryUrl: ca } : rest;
   const dir = cmd.args[0]!;
   try {
     const o = { ...io, ...opts };

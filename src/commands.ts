@@ -16,6 +16,8 @@ export interface OfflineOptions {
   readonly json?: boolean;
   readonly renewBefore?: string;
   readonly rateLimits?: string;
+  /** The CA the daemon runs with (`status`): a certificate recorded as issued by another one is due now. */
+  readonly directoryUrl?: string;
   readonly now?: number;
   readonly stdout: (t: string) => void;
   readonly stderr: (t: string) => void;
@@ -44,7 +46,10 @@ async function readFolder(dir: string, stderr: (t: string) => void): Promise<{ c
 /** `whisper-ts status <folder>`: every certificate, its expiry, next renewal and last error. */
 export async function statusCommand(dir: string, o: OfflineOptions): Promise<number> {
   const { certs, state } = await readFolder(dir, o.stderr);
-  const rows = statusRows(certs, state, o.now ?? Date.now(), o.renewBefore ? { renewBefore: parseRenewBefore(o.renewBefore) } : {});
+  const rows = statusRows(certs, state, o.now ?? Date.now(), {
+    ...(o.renewBefore ? { renewBefore: parseRenewBefore(o.renewBefore) } : {}),
+    ...(o.directoryUrl ? { directoryUrl: o.directoryUrl } : {}),
+  });
   o.stdout(o.json ? formatStatusJson(rows) : formatStatusTable(rows));
   return 0;
 }

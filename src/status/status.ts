@@ -24,12 +24,16 @@ export interface StatusRow {
   /** Held back by the rate-limit budget until then. */
   readonly deferredUntil?: Date;
   readonly lastError?: CertError;
+  /** The CA that issued it, when that is not the configured one: it is replaced at once. */
+  readonly otherCa?: string;
 }
 
 /** Options of {@link statusRows}. */
 export interface StatusOptions {
   /** The `--renew-before` rule, for certificates the state file has no renewal time for. @default one third of the lifetime left */
   renewBefore?: RenewBefore;
+  /** The CA the daemon runs with: a certificate the state file records as issued by another one is due now. */
+  directoryUrl?: string;
 }
 
 /**
@@ -40,14 +44,17 @@ export function statusRows(certs: readonly StoredCert[], state: WhisperState, no
   const rows: StatusRow[] = certs.map((cert) => {
     const info = state.certs[cert.id] ?? {};
     const fallback = nextRenewal(cert, { ...(options.renewBefore ? { renewBefore: options.renewBefore } : {}), random: () => 0, now: () => now });
+    const otherCa = info.ca !== undefined && options.directoryUrl !== undefined && info.ca !== options.directoryUrl ? info.ca : undefined;
     return {
       file: path.basename(cert.path),
       names: cert.names,
       issuer: cert.issuer,
       notAfter: cert.notAfter,
       daysLeft: Math.floor((cert.notAfter.getTime() - now) / DAY),
-      nextRenewal: info.nextRenewal ?? fallback.at,
-      ariChosen: info.nextRenewal ? info.ariChosen === true : false,
+      // Issued by another CA than the daemon's: the daemon replaces it at once.
+      nextRenewal: otherCa ? new Date(now) : (info.nextRenewal ?? fallback.at),
+      ariChosen: !otherCa && info.nextRenewal ? info.ariChosen === true : false,
+      ...(otherCa ? { otherCa } : {}),
       ...(info.deferredUntil && info.deferredUntil.getTime() > now ? { deferredUntil: info.deferredUntil } : {}),
       ...(info.lastError ? { lastError: info.lastError } : {}),
     };
@@ -78,7 +85,16 @@ function errorCell(e: CertError | undefined): string {
 function renewalCell(row: StatusRow): string {
   if (row.deferredUntil) return `${formatTime(row.deferredUntil)} (deferred)`;
   if (!row.nextRenewal) return '-';
+  if (row.otherCa) return `now (issued by another CA: ${hostOf(row.otherCa)})`;
   return `${formatTime(row.nextRenewal)}${row.ariChosen ? ' (ARI)' : ''}`;
+}
+
+function hostOf(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return url;
+  }
 }
 
 /** `status` as an aligned text table. */

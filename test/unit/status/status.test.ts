@@ -93,6 +93,18 @@ describe('formatStatusTable', () => {
     expect(lines[2]).toContain('2026-02-28 12:00Z DNS_PROPAGATION_TIMEOUT: no TXT record at ns1.example.com');
   });
 
+  it('shows a certificate of another CA than the daemon\'s as due now, and says why', () => {
+    const state: WhisperState = { budget: [], certs: { 'www.example.com': { ca: 'https://acme-staging-v02.api.letsencrypt.org/directory', nextRenewal: new Date(NOW + 50 * DAY) } } };
+    const prod = 'https://acme-v02.api.letsencrypt.org/directory';
+    const [row] = statusRows([certs[0]!], state, NOW, { directoryUrl: prod });
+    expect(row).toMatchObject({ nextRenewal: new Date(NOW), otherCa: 'https://acme-staging-v02.api.letsencrypt.org/directory', ariChosen: false });
+    expect(formatStatusTable([row!])).toContain('now (issued by another CA: acme-staging-v02.api.letsencrypt.org)');
+    // Run against that same CA, nothing is due.
+    const [same] = statusRows([certs[0]!], state, NOW, { directoryUrl: 'https://acme-staging-v02.api.letsencrypt.org/directory' });
+    expect(same).toMatchObject({ nextRenewal: new Date(NOW + 50 * DAY) });
+    expect(same!.otherCa).toBeUndefined();
+  });
+
   it('says so when there is nothing', () => {
     expect(formatStatusTable([])).toBe('no certificates\n');
   });
