@@ -209,6 +209,8 @@ export async function runPipeline(config: Config, log: Logger, signal: AbortSign
     random,
     log: log.child({ component: 'renewal' }),
   });
+  // Files of unknown origin are placed by the issuers of those whose CA the state records.
+  renewal.learnIssuers(found);
   const reconciler: Reconciler = new Reconciler({
     store,
     issuer,

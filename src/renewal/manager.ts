@@ -6,6 +6,7 @@ import type { StateKeeper } from '../state/keeper.js';
 import type { Timers } from '../time.js';
 import { ariCertId, fetchRenewalInfo, type AriFetch } from './ari.js';
 import { nextRenewal, type RenewBefore } from './schedule.js';
+import { originOf } from './origin.js';
 import { sameNames } from './rule.js';
 
 /** What to do with one wanted certificate now. */
@@ -46,6 +47,8 @@ export interface RenewalManagerOptions {
  */
 export class RenewalManager {
   private readonly timers = new Map<string, unknown>();
+  /** Issuer name → directory URL, from certificates whose origin the state records (to place files that have none). */
+  private readonly issuers = new Map<string, string>();
 
   constructor(private readonly o: RenewalManagerOptions) {}
 
@@ -53,7 +56,16 @@ export class RenewalManager {
   async decide(cert: WantedCert, stored: StoredCert | undefined, signal?: AbortSignal): Promise<RenewalDecision> {
     const now = this.o.now();
     if (!stored) return { order: true, reason: 'missing', renewal: false };
-    const saved = this.o.state.cert(cert.id);
+    let saved = this.o.state.cert(cert.id);
+    if (saved.ca !== undefined) this.issuers.set(stored.issuer, saved.ca);
+    else {
+      // A file of unknown origin (whisper's, an older release's): placed by its issuer when something tells.
+      const origin = originOf(stored.issuer, this.issuers);
+      if (origin !== undefined) {
+        this.o.state.setCert(cert.id, (old) => ({ ...old, ca: origin }));
+        saved = this.o.state.cert(cert.id);
+      }
+    }
     const otherCa = saved.ca !== undefined && this.o.directoryUrl !== undefined && saved.ca !== this.o.directoryUrl;
     // `replaces` only to the CA that issued the certificate, and never again once that CA refused it.
     const certId = otherCa ? undefined : safeCertId(stored.cert);
@@ -80,6 +92,14 @@ export class RenewalManager {
     const recheck = ari ? Math.min(plan.at.getTime(), this.o.state.cert(cert.id).ariRetryAfter?.getTime() ?? Infinity) : plan.at.getTime();
     this.schedule(cert.id, recheck);
     return { order: false, nextAt: plan.at, ari: plan.source === 'ari' };
+  }
+
+  /** Learns which CA issued the folder's certificates whose origin the state records (call once at start). */
+  learnIssuers(certs: readonly StoredCert[]): void {
+    for (const c of certs) {
+      const ca = this.o.state.cert(c.id).ca;
+      if (ca !== undefined) this.issuers.set(c.issuer, ca);
+    }
   }
 
   /** Forget a certificate's timer (no longer wanted, or a new one was just stored). */

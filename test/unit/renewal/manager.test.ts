@@ -62,3 +62,23 @@ describe('RenewalManager: ARI windows belong to one certificate', () => {
     expect(asked).toHaveLength(2);
   });
 });
+
+describe('RenewalManager: certificates of unknown origin', () => {
+  it('places a file the state has no CA for by the issuer of one it has, and replaces it when that CA is not the daemon\'s', async () => {
+    const state = new StateKeeper('/certs', emptyState(), silentLogger(), async () => undefined);
+    state.setCert('known.example.com', () => ({ ca: 'https://old-ca.example/dir' }));
+    const m = manager(state, []);
+    m.learnIssuers([{ ...file, id: 'known.example.com' }]);
+    const decision = await m.decide(cert, file);
+    expect(decision).toEqual({ order: true, reason: 'issued by another CA', renewal: true });
+    expect(state.cert(cert.id).ca).toBe('https://old-ca.example/dir');
+  });
+
+  it('keeps a file whose issuer nothing tells about until its normal renewal', async () => {
+    const state = new StateKeeper('/certs', emptyState(), silentLogger(), async () => undefined);
+    const decision = await manager(state, []).decide(cert, file);
+    expect(decision).toMatchObject({ order: false });
+    expect(state.cert(cert.id).ca).toBeUndefined();
+  });
+});
+
