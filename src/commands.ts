@@ -5,7 +5,7 @@ import { emptyState, type WhisperState } from './state/types.js';
 import { statePath } from './state/file.js';
 import { RateBudget } from './limits/budget.js';
 import { parseRateLimits } from './limits/config.js';
-import { parseRenewBefore } from './renewal/schedule.js';
+import { parseRenewBefore } from './lifecycle/schedule.js';
 import { statusRows, formatStatusJson, formatStatusTable } from './status/status.js';
 import { limitsRows, formatLimitsJson, formatLimitsTable } from './status/limits.js';
 import { errorMessage } from './errors.js';

@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { WhisperError } from './errors.js';
 import { KEY_TYPES, type KeyType } from './acme/keys.js';
 import { createAllowList } from './plan/allow.js';
-import { parseRenewBefore, type RenewBefore } from './renewal/schedule.js';
+import { parseRenewBefore, type RenewBefore } from './lifecycle/schedule.js';
 import { parseRateLimits } from './limits/config.js';
 import type { RateLimits } from './limits/config.js';
 import type { StoreFormat } from './store/formats.js';

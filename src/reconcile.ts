@@ -7,8 +7,8 @@ import { X509Certificate } from 'node:crypto';
 import type { CertBundle, CertStore, StoredCert } from './store/types.js';
 import type { Issuer } from './acme/types.js';
 import { hasProblemType, problemOf } from './acme/problems.js';
-import { renewalDue, sameNames } from './renewal/rule.js';
-import type { RenewalManager } from './renewal/manager.js';
+import { renewalDue, sameNames } from './lifecycle/rule.js';
+import type { RenewalManager } from './lifecycle/manager.js';
 import type { RateBudget } from './limits/budget.js';
 import { classifyOrder } from './limits/classify.js';
 import type { BudgetOrder } from './limits/keys.js';
@@ -142,14 +142,16 @@ export class Reconciler {
       if (!isWhisperError(err, 'STORE_CORRUPT')) throw err;
       log.warn({ code: err.code }, `${errorMessage(err)}; it will be replaced`);
     }
-    const decision = await this.deps.renewal.decide(cert, stored, signal);
-    if (!decision.order) {
+    // One decision (lifecycle/decide.ts) from the file, the state, the budget and the clock; its effects follow here.
+    const now = this.now();
+    const decision = await this.deps.renewal.decide(cert, stored, signal, (order) => this.deps.budget.check(order, now));
+    if (decision.action === 'wait') {
       log.debug({ notAfter: stored?.notAfter.toISOString(), nextRenewal: decision.nextAt.toISOString(), ari: decision.ari }, 'certificate present and valid; nothing to order');
       return;
     }
     // One classification of the order for the budget, used by the check here and by the record after the order.
-    const order = classifyOrder(cert.names, decision.replaces !== undefined, decision.renewal);
-    this.checkBudget(cert, order);
+    if (decision.action === 'defer') throw deferred(cert, decision.until, decision.bucket, decision.key);
+    const { order } = decision;
     const started = this.now();
     const kept = this.unsaved.get(cert.id);
     let bundle: CertBundle;
@@ -179,12 +181,7 @@ export class Reconciler {
   /** Throws `RATE_LIMIT_DEFERRED` when the budget holds `order` back now. */
   private checkBudget(cert: WantedCert, order: BudgetOrder): void {
     const verdict = this.deps.budget.check(order, this.now());
-    if (verdict.ok) return;
-    throw new WhisperError(
-      'RATE_LIMIT_DEFERRED',
-      `order for ${cert.id} deferred until ${verdict.until.toISOString()}: the ${verdict.bucket} budget (${verdict.key}) is spent`,
-      { retryable: true, retryAfter: verdict.until },
-    );
+    if (!verdict.ok) throw deferred(cert, verdict.until, verdict.bucket, verdict.key);
   }
 
   /**
@@ -227,6 +224,14 @@ export class Reconciler {
     }
     return err;
   }
+}
+
+/** The error of an order the rate-limit budget holds back until `until`. */
+function deferred(cert: WantedCert, until: Date, bucket: string, key: string): WhisperError {
+  return new WhisperError('RATE_LIMIT_DEFERRED', `order for ${cert.id} deferred until ${until.toISOString()}: the ${bucket} budget (${key}) is spent`, {
+    retryable: true,
+    retryAfter: until,
+  });
 }
 
 /** Problem types with which a CA refuses a `replaces` (RFC 9773 §5; Let's Encrypt answers each of them). */

@@ -33,8 +33,10 @@ export interface SoakOptions {
 /** What a soak run saw. */
 export interface SoakResult {
   readonly certificates: number;
-  /** Distinct certificates seen per name, the smallest. */
+  /** Distinct certificates seen per name, the smallest (names issued earlier may have gone further meanwhile). */
   readonly generations: number;
+  /** Distinct certificates seen in all, every name together: the orders a perfect run would need. */
+  readonly issued: number;
   /** Moments some name had no valid certificate in any live instance's folder. */
   readonly expiredGaps: string[];
   /** Least time between a name's renewal (first seen anywhere) and the expiry of the certificate it replaced. */
@@ -59,6 +61,9 @@ interface Seen {
   notAfter: Map<string, number>;
   firstSeen: Map<string, number>;
 }
+
+/** How often the folders are read. */
+const POLL_MS = 200;
 
 const pemFiles = async (folder: string) => (await readdir(folder).catch(() => [] as string[])).filter((n) => n.endsWith('.pem') && !n.startsWith('.'));
 
@@ -146,9 +151,13 @@ export async function runSoak(env: TestEnv, o: SoakOptions, say: (m: string) => 
           if (!s || !cert) continue;
           const notAfter = new Date(cert.validTo).getTime();
           if (!s.serials.has(cert.serialNumber)) {
-            // A new generation: how much time the one before still had.
+            // A new generation: how much time the one before still had. It was written at most one poll before it
+            // was seen, so only a certificate seen more than a poll after the old one's expiry surely came late.
             const previous = [...s.notAfter.values()].sort((a, b) => b - a)[0];
-            if (previous !== undefined) minMargin = Math.min(minMargin, previous - now);
+            if (previous !== undefined) {
+              minMargin = Math.min(minMargin, previous - now);
+              if (now - POLL_MS > previous) gaps.push(`${new Date(previous).toISOString()} ${file}: renewed ${now - previous} ms after its expiry`);
+            }
             s.serials.add(cert.serialNumber);
             s.notAfter.set(cert.serialNumber, notAfter);
             s.firstSeen.set(cert.serialNumber, now);
@@ -200,7 +209,7 @@ export async function runSoak(env: TestEnv, o: SoakOptions, say: (m: string) => 
           })();
         }
       }
-      await sleep(250);
+      await sleep(POLL_MS);
     }
     await observe();
     await sleep(1500); // the last state writes (at most once a second)
@@ -220,6 +229,7 @@ export async function runSoak(env: TestEnv, o: SoakOptions, say: (m: string) => 
     return {
       certificates: o.services,
       generations: generation(),
+      issued: [...seen.values()].reduce((n, x) => n + x.serials.size, 0),
       expiredGaps: gaps,
       minMarginMs: minMargin,
       ordersAtCa: orders.length,

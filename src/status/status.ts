@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { nextRenewal, type RenewBefore } from '../renewal/schedule.js';
+import { nextRenewal, type RenewBefore } from '../lifecycle/schedule.js';
 import type { CertError, WhisperState } from '../state/types.js';
 import type { StoredCert } from '../store/types.js';
 import { formatTable, formatTime } from './table.js';

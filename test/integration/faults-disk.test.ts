@@ -11,7 +11,7 @@ import { createFolderStore } from '../../src/store/folder.js';
 import { nodeFs, type AtomicFs } from '../../src/store/atomic.js';
 import { Reconciler } from '../../src/reconcile.js';
 import { IssuanceQueue } from '../../src/queue/queue.js';
-import { RenewalManager } from '../../src/renewal/manager.js';
+import { RenewalManager } from '../../src/lifecycle/manager.js';
 import { RateBudget } from '../../src/limits/budget.js';
 import { StateKeeper } from '../../src/state/keeper.js';
 import { STATE_FILE, emptyState } from '../../src/state/types.js';

@@ -6,12 +6,12 @@ import { WhisperError } from '../../../src/errors.js';
 import type { WantedCert } from '../../../src/plan/types.js';
 import type { CertBundle, CertStore, StoredCert } from '../../../src/store/types.js';
 import type { IssueOptions, Issuer } from '../../../src/acme/types.js';
-import { ariCertId } from '../../../src/renewal/ari.js';
-import { RenewalManager } from '../../../src/renewal/manager.js';
+import { ariCertId } from '../../../src/acme/ari.js';
+import { RenewalManager } from '../../../src/lifecycle/manager.js';
 import { RateBudget } from '../../../src/limits/budget.js';
 import { StateKeeper } from '../../../src/state/keeper.js';
 import { emptyState } from '../../../src/state/types.js';
-import { OPENSSL_SMALL_SERIAL } from '../renewal/ari-fixtures.js';
+import { OPENSSL_SMALL_SERIAL } from '../acme/ari-fixtures.js';
 
 // The fixture certificate is for www.example.com and example.com, valid 2026-11-23 to 2027-02-21.
 const PEM = OPENSSL_SMALL_SERIAL.pem;

@@ -5,7 +5,7 @@ import { WhisperError } from '../../../src/errors.js';
 import type { WantedCert } from '../../../src/plan/types.js';
 import type { CertBundle, CertStore, StoredCert } from '../../../src/store/types.js';
 import type { Issuer } from '../../../src/acme/types.js';
-import { RenewalManager } from '../../../src/renewal/manager.js';
+import { RenewalManager } from '../../../src/lifecycle/manager.js';
 import { RateBudget } from '../../../src/limits/budget.js';
 import { StateKeeper } from '../../../src/state/keeper.js';
 import { emptyState } from '../../../src/state/types.js';

@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { isWhisperError } from '../../../src/errors.js';
-import { ariCertId, ariRetryAfter, fetchRenewalInfo, pickInWindow, type AriFetch } from '../../../src/renewal/ari.js';
+import { ariCertId, ariRetryAfter, fetchRenewalInfo, pickInWindow, type AriFetch } from '../../../src/acme/ari.js';
 import { makeBundle } from '../store/x509-fixture.js';
 import { OPENSSL_CA_KEY_ID, OPENSSL_FULL_AKI, OPENSSL_HIGH_BIT, OPENSSL_SMALL_SERIAL, RFC9773_EXAMPLE } from './ari-fixtures.js';
 

@@ -1,5 +1,5 @@
 import { WhisperError } from '../errors.js';
-import { pickInWindow, type RenewalWindow } from './ari.js';
+import { pickInWindow, type RenewalWindow } from '../acme/ari.js';
 import { renewalTime } from './rule.js';
 
 const DAY = 86_400_000;

@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { isWhisperError } from '../../../src/errors.js';
-import { nextRenewal, parseRenewBefore } from '../../../src/renewal/schedule.js';
+import { nextRenewal, parseRenewBefore } from '../../../src/lifecycle/schedule.js';
 
 const DAY = 86_400_000;
 const notBefore = new Date('2026-01-01T00:00:00Z');

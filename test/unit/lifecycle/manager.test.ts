@@ -3,11 +3,11 @@ import { X509Certificate } from 'node:crypto';
 import { silentLogger } from '../../../src/log.js';
 import type { WantedCert } from '../../../src/plan/types.js';
 import type { StoredCert } from '../../../src/store/types.js';
-import { ariCertId } from '../../../src/renewal/ari.js';
-import { RenewalManager } from '../../../src/renewal/manager.js';
+import { ariCertId } from '../../../src/acme/ari.js';
+import { RenewalManager } from '../../../src/lifecycle/manager.js';
 import { StateKeeper } from '../../../src/state/keeper.js';
 import { emptyState } from '../../../src/state/types.js';
-import { OPENSSL_SMALL_SERIAL } from './ari-fixtures.js';
+import { OPENSSL_SMALL_SERIAL } from '../acme/ari-fixtures.js';
 
 const PEM = OPENSSL_SMALL_SERIAL.pem;
 const X = new X509Certificate(PEM);
@@ -44,7 +44,7 @@ describe('RenewalManager: ARI windows belong to one certificate', () => {
     const asked: string[] = [];
     const decision = await manager(state, asked).decide(cert, file);
     expect(asked).toEqual([`https://ca.example/ari/${CERT_ID}`]);
-    expect(decision).toEqual({ order: false, nextAt: new Date(NOW + 10 * DAY), ari: true });
+    expect(decision).toMatchObject({ action: 'wait', nextAt: new Date(NOW + 10 * DAY), ari: true });
     expect(state.cert(cert.id)).toMatchObject({ ariCertId: CERT_ID, ariWindow: { start: new Date(NOW + 10 * DAY) } });
   });
 
@@ -70,14 +70,15 @@ describe('RenewalManager: certificates of unknown origin', () => {
     const m = manager(state, []);
     m.learnIssuers([{ ...file, id: 'known.example.com' }]);
     const decision = await m.decide(cert, file);
-    expect(decision).toEqual({ order: true, reason: 'issued by another CA', renewal: true });
+    expect(decision).toMatchObject({ action: 'order', reason: 'issued by another CA', order: { names: cert.names, renewal: true } });
+    expect(decision).not.toHaveProperty('replaces');
     expect(state.cert(cert.id).ca).toBe('https://old-ca.example/dir');
   });
 
   it('keeps a file whose issuer nothing tells about until its normal renewal', async () => {
     const state = new StateKeeper('/certs', emptyState(), silentLogger(), async () => undefined);
     const decision = await manager(state, []).decide(cert, file);
-    expect(decision).toMatchObject({ order: false });
+    expect(decision).toMatchObject({ action: 'wait' });
     expect(state.cert(cert.id).ca).toBeUndefined();
   });
 });

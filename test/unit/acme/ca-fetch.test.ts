@@ -3,8 +3,8 @@ import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { describe, it, expect } from 'vitest';
-import { createCaFetch } from '../../../src/renewal/ca-fetch.js';
-import { fetchRenewalInfo } from '../../../src/renewal/ari.js';
+import { createCaFetch } from '../../../src/acme/ca-fetch.js';
+import { fetchRenewalInfo } from '../../../src/acme/ari.js';
 import { makeCert, makeKey } from '../store/x509-fixture.js';
 
 const WINDOW = { suggestedWindow: { start: '2026-03-10T00:00:00Z', end: '2026-03-12T00:00:00Z' } };

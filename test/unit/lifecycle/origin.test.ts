@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { LETSENCRYPT } from '../../../src/options.js';
-import { originOf } from '../../../src/renewal/origin.js';
+import { originOf } from '../../../src/lifecycle/origin.js';
 
 describe('originOf: the CA of a certificate the state has no record of', () => {
   it("tells Let's Encrypt staging from production by the (STAGING) of staging's intermediates", () => {
