@@ -1,41 +1,19 @@
-import { describe, it, expect, inject, afterAll } from 'vitest';
+import { describe, it, expect, inject } from 'vitest';
 import { execFile } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { promisify } from 'node:util';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startPebble, type Pebble } from '../support/pebble.js';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
-import { createZone, splitPem } from '../support/certs.js';
-import { eventually, fileOnce, registerService, startWhisper, uniq, type WhisperProcess } from '../support/whisper.js';
+import { splitPem } from '../support/certs.js';
+import { eventually, fileOnce, registerService, uniq } from '../support/whisper.js';
+import { daemonHarness } from '../support/harness.js';
 import '../support/env-types.js';
 
 // Renewal on the days something odd happens, against real Pebbles (a fault proxy where Pebble cannot answer as
 // Let's Encrypt does).
 const env = inject('env');
-const cleanups: Array<() => Promise<unknown>> = [];
-afterAll(async () => {
-  for (const c of cleanups.reverse()) await c().catch(() => undefined);
-});
-
-function daemon(args: string[]): WhisperProcess {
-  const w = startWhisper(args);
-  cleanups.push(() => w.stop());
-  return w;
-}
-
-async function folderAndZone() {
-  const zone = `l${uniq()}.whisper.test`;
-  await createZone(env, zone);
-  const base = await mkdtemp(join(tmpdir(), 'whisper-lifecycle-'));
-  cleanups.push(() => rm(base, { recursive: true, force: true }));
-  return { zone, base, folder: join(base, 'certs') };
-}
-
-function dnsArgs(zone: string): string[] {
-  return ['--consul', env.consul.httpAddr, '--dns-resolver', env.dnsFront.addr, '--dns-provider', 'route53',
-    '--route53-endpoint', env.route53.endpoint, '--allow-domain', zone, '--notify', `whisper-tests/${zone}`];
-}
+const { cleanups, daemon, folderAndZone, dnsArgs } = daemonHarness(env, 'l');
 
 async function pebble(name: string, validitySeconds: number): Promise<Pebble> {
   const p = await startPebble({

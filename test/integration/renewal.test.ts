@@ -1,39 +1,17 @@
-import { describe, it, expect, inject, afterAll } from 'vitest';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { describe, it, expect, inject } from 'vitest';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import { startPebble, pebbleRoot, type Pebble } from '../support/pebble.js';
 import { startHaproxy, fetchServedCert } from '../support/haproxy.js';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
-import { createZone, splitPem, verifyAgainstPebble } from '../support/certs.js';
-import { eventually, fileOnce, registerService, startWhisper, uniq, type WhisperProcess } from '../support/whisper.js';
+import { splitPem, verifyAgainstPebble } from '../support/certs.js';
+import { eventually, fileOnce, registerService, uniq } from '../support/whisper.js';
+import { daemonHarness } from '../support/harness.js';
 import '../support/env-types.js';
 
 const env = inject('env');
-const cleanups: Array<() => Promise<unknown>> = [];
-afterAll(async () => {
-  for (const c of cleanups.reverse()) await c().catch(() => undefined);
-});
-
-function daemon(args: string[]): WhisperProcess {
-  const w = startWhisper(args);
-  cleanups.push(() => w.stop());
-  return w;
-}
-
-async function folderAndZone() {
-  const zone = `r${uniq()}.whisper.test`;
-  await createZone(env, zone);
-  const base = await mkdtemp(join(tmpdir(), 'whisper-renewal-'));
-  cleanups.push(() => rm(base, { recursive: true, force: true }));
-  return { zone, base, folder: join(base, 'certs') };
-}
-
-function dnsArgs(zone: string): string[] {
-  return ['--consul', env.consul.httpAddr, '--dns-resolver', env.dnsFront.addr, '--dns-provider', 'route53',
-    '--route53-endpoint', env.route53.endpoint, '--allow-domain', zone, '--notify', `whisper-tests/${zone}`];
-}
+const { cleanups, daemon, folderAndZone, dnsArgs } = daemonHarness(env, 'r');
 
 describe('renewal', () => {
   it('renews inside the ARI window with `replaces`, swaps the file atomically, and HAProxy serves the new serial', async () => {
