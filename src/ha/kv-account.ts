@@ -29,7 +29,8 @@ function encode(record: AccountRecord): string {
   return JSON.stringify({ version: 1, key: record.key, urls: record.urls });
 }
 
-function decode(kvKey: string, text: string): AccountRecord {
+/** The account in the (decrypted) value of `kvKey`. Throws `ACME_ACCOUNT` naming the key when it does not parse. */
+export function decodeAccount(kvKey: string, text: string): AccountRecord {
   const bad = () =>
     new WhisperError('ACME_ACCOUNT', `Consul KV key ${kvKey} does not hold a readable ACME account; restore it from a Consul snapshot, or delete it to let the next leader publish its own`);
   let raw: unknown;
@@ -61,7 +62,7 @@ export function createKvAccountStore(inner: CertStore, options: KvAccountOptions
   async function readKv(): Promise<{ record?: AccountRecord; index: number; current?: boolean }> {
     const read = await api.kvRead(key, {});
     if (!read.item) return { index: 0 };
-    return { record: decode(key, codec.decode(key, read.item.value)), index: read.item.modifyIndex, current: codec.isCurrent(read.item.value) };
+    return { record: decodeAccount(key, codec.decode(key, read.item.value)), index: read.item.modifyIndex, current: codec.isCurrent(read.item.value) };
   }
 
   async function put(record: AccountRecord, cas: number): Promise<boolean> {
@@ -73,15 +74,7 @@ export function createKvAccountStore(inner: CertStore, options: KvAccountOptions
   /** Keeps the folder's copy equal to the cluster's; a failure is only a warning (KV is what counts). */
   async function cache(record: AccountRecord): Promise<void> {
     try {
-      const local = await inner.readAccount().catch(() => null);
-      if (local && sameKey(local.key, record.key)) {
-        if (!isDeepStrictEqual(local.urls, record.urls)) await inner.writeAccount(record);
-        return;
-      }
-      if (local === undefined) return await inner.writeAccount(record);
-      if (!inner.replaceAccount) return log.warn({ key }, 'the folder holds another ACME account than Consul KV; it is not replaced');
-      const aside = await inner.replaceAccount(record);
-      log.warn({ key, keptAs: aside }, 'the folder held another ACME account than the cluster\'s in Consul KV; kept aside, the cluster\'s is used');
+      await cacheAccount(inner, record, { key, log });
     } catch (err) {
       log.warn({ key, err: errorMessage(err) }, 'cannot keep the ACME account from Consul KV in the folder');
     }
@@ -134,6 +127,32 @@ export function createKvAccountStore(inner: CertStore, options: KvAccountOptions
     readAccount,
     writeAccount,
   } satisfies CertStore;
+}
+
+/**
+ * Makes the folder's account (`inner`) the cluster's `record` (from Consul KV `key`): written when the folder has
+ * none, its URLs updated when it holds the same key, and a different account kept aside (never deleted) when the
+ * store can. Returns whether anything was written. Throws what the folder's writes throw.
+ */
+export async function cacheAccount(inner: CertStore, record: AccountRecord, options: { readonly key: string; readonly log: Logger }): Promise<boolean> {
+  const { key, log } = options;
+  const local = await inner.readAccount().catch(() => null);
+  if (local && sameKey(local.key, record.key)) {
+    if (isDeepStrictEqual(local.urls, record.urls)) return false;
+    await inner.writeAccount(record);
+    return true;
+  }
+  if (local === undefined) {
+    await inner.writeAccount(record);
+    return true;
+  }
+  if (!inner.replaceAccount) {
+    log.warn({ key }, 'the folder holds another ACME account than Consul KV; it is not replaced');
+    return false;
+  }
+  const aside = await inner.replaceAccount(record);
+  log.warn({ key, keptAs: aside }, 'the folder held another ACME account than the cluster\'s in Consul KV; kept aside, the cluster\'s is used');
+  return true;
 }
 
 function kvBusy(key: string): WhisperError {

@@ -8,6 +8,7 @@ import type { Sleep } from '../time.js';
 import { accountKvKey, createKvAccountStore } from './kv-account.js';
 import { keyFileModeProblem, kvCodec, type KvCodec } from './kv-crypto.js';
 import { createKvState, stateKvKey, type SharedState } from './kv-state.js';
+import { followAccount, followState } from './kv-follow.js';
 
 /** Options of {@link prepareKvShared}. */
 export interface KvSharedOptions {
@@ -27,6 +28,11 @@ export interface KvShared {
   withAccount(store: CertStore): CertStore;
   /** For one leadership term: the lifecycle state shared in KV (`--ha`), or `undefined`. */
   state(): SharedState | undefined;
+  /**
+   * While another instance leads (`--ha`): keeps this instance's state file and account files (`folder`) copies of
+   * the KV ones, until `signal` aborts and the last write is done. Without `--ha`, resolves at once.
+   */
+  follow(folder: CertStore, signal: AbortSignal): Promise<void>;
 }
 
 /**
@@ -60,6 +66,15 @@ export async function prepareKvShared(options: KvSharedOptions): Promise<KvShare
     codec,
     withAccount: (store) => (ha ? createKvAccountStore(store, { api: kv, key: accountKvKey(ha.lockKey), codec, log: kvLog }) : store),
     state: () => (ha ? createKvState({ api: kv, key: stateKvKey(ha.lockKey), dir: config.certDir, log: log.child({ component: 'state' }), sleep, ...(options.stop ? { stop: options.stop } : {}) }) : undefined),
+    async follow(folder, signal) {
+      if (!ha) return;
+      const common = { api: kv, log: log.child({ component: 'follower' }), sleep, wait: config.consul.wait };
+      // Both run to their end (each finishes the write in progress) before this resolves; neither rejects.
+      await Promise.allSettled([
+        followState({ ...common, key: stateKvKey(ha.lockKey), dir: config.certDir }, signal),
+        followAccount({ ...common, key: accountKvKey(ha.lockKey), folder, codec }, signal),
+      ]);
+    },
   };
 }
 

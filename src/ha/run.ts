@@ -87,6 +87,17 @@ export async function runHa(options: HaRunOptions, signal: AbortSignal): Promise
     }
   };
 
+  /**
+   * While another instance leads: the certificates (`--store consul`), the state file and the account files follow
+   * KV, in this instance's folder only. The leader loop awaits the end of every copy (a write in progress included)
+   * before this instance leads, so a follower's write never races its own leadership's.
+   */
+  const follow = async (s: AbortSignal) => {
+    const runs = await Promise.allSettled([...(inConsul ? [(async () => runKvSync(syncOptions(), s))()] : []), kv.follow(folder, s)]);
+    const failed = runs.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+  };
+
   try {
     if (!config.ha) return await lead(signal);
     options.metrics?.setLeader(false);
@@ -101,7 +112,7 @@ export async function runHa(options: HaRunOptions, signal: AbortSignal): Promise
         sleep,
         log: log.child({ component: 'ha' }),
         lead,
-        ...(inConsul ? { follow: (s: AbortSignal) => runKvSync(syncOptions(), s) } : {}),
+        follow,
       },
       signal,
     );

@@ -89,9 +89,23 @@ describe('high availability: what leaders share in Consul KV', () => {
     const account = JSON.parse((await kv(c, `${c.lockKey}/account`))!) as { key: string; urls: Record<string, string> };
     expect(Object.values(account.urls)).toHaveLength(1);
 
+    // The follower keeps a copy of the state and the account in its folder (for a leader after KV is lost): within
+    // seconds its state file holds the budget events of KV's.
+    const follower = c.procs.find((w) => w !== leader)!;
+    const followerFolder = c.folders[c.procs.indexOf(follower)]!;
+    const copied = await eventually('the follower\'s copy of the state', async () => {
+      const shared = budgetTimes(await kv(c, `${c.lockKey}/state`));
+      const local = budgetTimes(await fileOnce(join(followerFolder, '.whisper-state.json')));
+      return local.length > 0 && JSON.stringify(local) === JSON.stringify(shared) ? local : undefined;
+    }, 5_000);
+    for (const at of history) expect(copied).toContain(at);
+    const followerKey = await eventually('the follower\'s copy of the account', () => fileOnce(join(followerFolder, '.acme')), 5_000);
+    expect(followerKey).toBe(account.key.endsWith('\n') ? account.key : `${account.key}\n`);
+    expect(said(follower, 'acquired leadership')).toBe(false);
+
     leader.child.kill('SIGKILL');
     await leader.exited;
-    const next = c.procs.find((w) => w !== leader)!;
+    const next = follower;
     await eventually('the other instance leads', () => said(next, 'acquired leadership') || undefined, 45_000);
     // The pipeline loads the state after the account: once the state is loaded, the account is too.
     await eventually('it loads the state from KV', () => said(next, 'state loaded from Consul KV') || undefined, 30_000);
@@ -130,6 +144,9 @@ describe('high availability: what leaders share in Consul KV', () => {
     const account = (await kv(c, `${c.lockKey}/account`))!;
     expect(account).toMatch(/^whisper-enc:v1:k1:/);
     expect(account).not.toContain('PRIVATE KEY');
+    // The follower's copy of the account is decrypted.
+    const followerAccount = await eventually('the follower\'s copy of the account', () => fileOnce(join(c.folders[c.procs.indexOf(follower)]!, '.acme')), 5_000);
+    expect(followerAccount).toContain('PRIVATE KEY');
     for (const w of c.procs) expect(w.logs.filter((l) => String(l.msg).includes('unencrypted'))).toEqual([]);
   }, 120_000);
 });

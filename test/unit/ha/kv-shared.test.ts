@@ -73,5 +73,8 @@ describe('what --ha and --store consul share in Consul KV', () => {
     expect(shared.withAccount(folder)).toBe(folder);
     expect(shared.state()).toBeUndefined();
     expect(shared.codec.encrypted).toBe(true);
+    // Nothing to follow besides the certificates: resolves at once, reading nothing.
+    await shared.follow(folder, new AbortController().signal);
+    expect(t.kv.calls).toEqual([]);
   });
 });
