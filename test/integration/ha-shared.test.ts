@@ -6,7 +6,9 @@ import { randomBytes } from 'node:crypto';
 import { createZone, verifyAgainstPebble } from '../support/certs.js';
 import { startConsul, type ConsulAgent } from '../support/consul.js';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
+import { startPebble } from '../support/pebble.js';
 import { envArgs, eventually, fileOnce, registerService, startWhisper, uniq, type WhisperProcess } from '../support/whisper.js';
+import type { TestEnv } from '../support/env-types.js';
 import '../support/env-types.js';
 
 const env = inject('env');
@@ -24,6 +26,8 @@ interface Cluster {
   base: string;
   consul: ConsulAgent;
   proxy: FaultProxy;
+  /** The test environment with this cluster's own Pebble (to verify its certificates). */
+  env: TestEnv;
   lockKey: string;
   prefix: string;
   folders: string[];
@@ -38,7 +42,11 @@ async function cluster(extra: (base: string) => Promise<string[]> = async () => 
   dirs.push(base);
   const consul = await startConsul({ dir: base });
   stops.push(() => consul.stop());
-  const proxy = await startFaultProxy(base, { url: new URL(env.pebble.directoryUrl).origin, caFile: env.pebble.tlsCaFile });
+  // A Pebble of its own: a leader killed mid-validation, re-ordered at once by the next, can deadlock Pebble's
+  // store (letsencrypt/pebble#554) and with it every other test of the run.
+  const pebble = await startPebble({ dir: base, name: `pebble-ha-${uniq()}`, dnsServer: env.dnsFront.addr });
+  stops.push(() => pebble.stop());
+  const proxy = await startFaultProxy(base, { url: new URL(pebble.directoryUrl).origin, caFile: pebble.tlsCaFile });
   stops.push(() => proxy.close());
   const lockKey = `whisper-tests/${zone}/leader`;
   const prefix = `whisper-tests/${zone}/certs`;
@@ -54,7 +62,8 @@ async function cluster(extra: (base: string) => Promise<string[]> = async () => 
     running.push(w);
     return w;
   });
-  return { zone, base, consul, proxy, lockKey, prefix, folders, procs };
+  const ownEnv: TestEnv = { ...env, pebble: { ...env.pebble, directoryUrl: pebble.directoryUrl, managementUrl: pebble.managementUrl, tlsCaFile: pebble.tlsCaFile } };
+  return { zone, base, consul, proxy, env: ownEnv, lockKey, prefix, folders, procs };
 }
 
 const said = (w: WhisperProcess, msg: string) => w.logs.some((l) => l.msg === msg);
@@ -135,7 +144,7 @@ describe('high availability: what leaders share in Consul KV', () => {
     await registerService(consulEnv, name, [`dns=${c.zone}`, 'ssl=offloading']);
     const id = `${name}.${c.zone}`;
     const copied = await eventually('the certificate in the follower\'s folder', () => fileOnce(join(c.folders[c.procs.indexOf(follower)]!, `${id}.pem`)), 60_000);
-    await verifyAgainstPebble(env, copied);
+    await verifyAgainstPebble(c.env, copied);
     expect(copied).toContain('PRIVATE KEY');
 
     const value = (await kv(c, `${c.prefix}/${id}`))!;

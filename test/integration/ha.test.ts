@@ -6,6 +6,7 @@ import { X509Certificate } from 'node:crypto';
 import { createZone } from '../support/certs.js';
 import { startConsul, type ConsulAgent } from '../support/consul.js';
 import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
+import { startPebble } from '../support/pebble.js';
 import { envArgs, eventually, fileOnce, registerService, startWhisper, uniq, type WhisperProcess } from '../support/whisper.js';
 import '../support/env-types.js';
 
@@ -37,7 +38,11 @@ async function cluster(): Promise<Cluster> {
   dirs.push(base);
   const consul = await startConsul({ dir: base });
   stops.push(() => consul.stop());
-  const proxy = await startFaultProxy(base, { url: new URL(env.pebble.directoryUrl).origin, caFile: env.pebble.tlsCaFile });
+  // A Pebble of its own: a leader killed mid-validation, re-ordered at once by the next, can deadlock Pebble's
+  // store (letsencrypt/pebble#554) and with it every other test of the run.
+  const pebble = await startPebble({ dir: base, name: `pebble-ha-${uniq()}`, dnsServer: env.dnsFront.addr });
+  stops.push(() => pebble.stop());
+  const proxy = await startFaultProxy(base, { url: new URL(pebble.directoryUrl).origin, caFile: pebble.tlsCaFile });
   stops.push(() => proxy.close());
   const notify = `whisper-tests/${zone}`;
   const folders = [0, 1, 2].map((i) => join(base, `certs${i}`));

@@ -8,6 +8,7 @@ import { startFaultProxy, type FaultProxy } from '../support/fault-proxy.js';
 import { splitPem, verifyAgainstPebble } from '../support/certs.js';
 import { eventually, fileOnce, registerService, uniq } from '../support/whisper.js';
 import { daemonHarness } from '../support/harness.js';
+import { ariCertId } from '../../src/acme/ari.js';
 import '../support/env-types.js';
 
 const env = inject('env');
@@ -64,6 +65,11 @@ describe('renewal', () => {
 
     const order = w.logs.find((l) => l.msg === 'ordering certificate' && l.reason === 'renewal due');
     expect(order?.replaces).toMatch(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/);
+    // Each renewal replaced the certificate of its own day: an ARI window (and its certID) is never reused.
+    const replaced = w.logs.filter((l) => l.msg === 'ordering certificate' && l.replaces !== undefined).map((l) => String(l.replaces));
+    expect(new Set(replaced).size).toBe(replaced.length);
+    const saved = (JSON.parse(await readFile(join(t.folder, '.whisper-state.json'), 'utf8')) as { certs: Record<string, { ariCertId?: string }> }).certs[`${name}.${t.zone}`];
+    if (saved?.ariCertId !== undefined) expect(saved.ariCertId).toBe(ariCertId(splitPem(await readFile(file, 'utf8')).certs[0]!.toString()));
     expect(pebble.process.logTail(500)).toMatch(/has been marked as replaced/);
 
     await haproxy.reload();
