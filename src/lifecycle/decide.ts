@@ -60,7 +60,11 @@ export interface LifecycleInput {
   readonly ariOffered: boolean;
   /** Issuer name → CA, from certificates whose CA the state records. */
   readonly issuers: ReadonlyMap<string, string>;
-  /** The CA's answer for the certID {@link ariToAsk} named, when it was asked and answered. */
+  /**
+   * The CA's answer for the certID {@link ariToAsk} named, when it was asked and answered. The daemon's CA answering
+   * for a certificate proves it issued it: a certificate recorded under another directory URL (the same CA behind
+   * another address) is then not replaced.
+   */
   readonly ari?: { readonly certId: string; readonly info: RenewalInfo };
   readonly renewBefore?: RenewBefore;
   /** Uniform in [0, 1). */
@@ -77,26 +81,35 @@ function certIdOf(pem: string): string | undefined {
   }
 }
 
-/** The CA of the stored certificate: the state's record, else what its issuer tells (see {@link originOf}). */
-function caOf(input: LifecycleInput): string | undefined {
+/** Whether the daemon's CA answered ARI for the stored certificate: then it is the CA that issued it. */
+function ariConfirms(input: Omit<LifecycleInput, 'ari'> & { ari?: LifecycleInput['ari'] }): boolean {
+  return input.ari !== undefined && input.stored !== undefined && input.ari.certId === certIdOf(input.stored.cert);
+}
+
+/** The CA of the stored certificate: the daemon's when its ARI knows it, else the state's record, else its issuer's. */
+function caOf(input: Omit<LifecycleInput, 'ari'> & { ari?: LifecycleInput['ari'] }): string | undefined {
+  if (ariConfirms(input) && input.directoryUrl !== undefined) return input.directoryUrl;
   return input.saved.ca ?? (input.stored ? originOf(input.stored.issuer, input.issuers) : undefined);
 }
 
-function isOtherCa(input: LifecycleInput): boolean {
+function isOtherCa(input: Omit<LifecycleInput, 'ari'> & { ari?: LifecycleInput['ari'] }): boolean {
   const ca = caOf(input);
   return ca !== undefined && input.directoryUrl !== undefined && ca !== input.directoryUrl;
 }
 
 /**
- * The certID whose ARI window must be asked for before deciding, or `undefined`: only for a stored certificate of
- * the daemon's CA with the wanted names, when the CA offers ARI and no window saved for that very certificate is
- * still within the CA's `Retry-After`.
+ * The certID whose ARI window must be asked for before deciding, or `undefined`. When the CA offers ARI: for a stored
+ * certificate recorded under another CA (does the daemon's CA know it?), and for one of the daemon's CA with the
+ * wanted names unless a window saved for that very certificate is still within the CA's `Retry-After`.
  */
 export function ariToAsk(input: Omit<LifecycleInput, 'ari'>): string | undefined {
   const { stored, saved, now } = input;
-  if (!stored || !input.ariOffered || isOtherCa(input) || !sameNames(stored.names, input.cert.names)) return undefined;
+  if (!stored || !input.ariOffered) return undefined;
   const certId = certIdOf(stored.cert);
   if (certId === undefined) return undefined;
+  // Recorded under another CA: the daemon's CA is asked whether it knows the certificate (same CA, new address).
+  if (isOtherCa(input)) return certId;
+  if (!sameNames(stored.names, input.cert.names)) return undefined;
   const cached = saved.ariCertId === certId && saved.ariWindow && saved.ariRetryAfter && saved.ariRetryAfter.getTime() > now;
   return cached ? undefined : certId;
 }
@@ -120,7 +133,7 @@ export function decide(input: LifecycleInput): LifecycleDecision {
   const { cert, stored, saved, now } = input;
   if (!stored) return orderOrDefer(input, 'missing', false, undefined, {});
   const ca = caOf(input);
-  const state: CertPatch = ca !== undefined && saved.ca === undefined ? { ca } : {};
+  const state: CertPatch = ca !== undefined && saved.ca !== ca ? { ca } : {};
   const same = sameNames(stored.names, cert.names);
   if (isOtherCa(input)) return orderOrDefer(input, 'issued by another CA', same, undefined, state);
 

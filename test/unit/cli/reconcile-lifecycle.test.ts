@@ -28,7 +28,7 @@ const fileOf = (): StoredCert => ({
 const problem = (type: string, detail: string) => ({ type: `urn:ietf:params:acme:error:${type}`, detail });
 
 /** A stored certificate inside its ARI window (`now` past the window's start), an issuer scripted per call. */
-function setup(answers: Array<(o: IssueOptions) => CertBundle>, options: { now?: number; ca?: string } = {}) {
+function setup(answers: Array<(o: IssueOptions) => CertBundle>, options: { now?: number; ca?: string; ariKnows?: boolean } = {}) {
   const now = options.now ?? NOTAFTER - 10 * DAY;
   const calls: Array<{ replaces?: string }> = [];
   const store = {
@@ -52,7 +52,9 @@ function setup(answers: Array<(o: IssueOptions) => CertBundle>, options: { now?:
   const window = { suggestedWindow: { start: new Date(now - DAY).toISOString(), end: new Date(now + DAY).toISOString() } };
   const renewal = new RenewalManager({
     state, directoryUrl: CA, renewalInfoUrl: async () => 'https://ca.example/ari',
-    fetch: async () => new Response(JSON.stringify(window), { status: 200, headers: { 'retry-after': '3600' } }),
+    // A CA's ARI answers 404 for a certificate it did not issue.
+    fetch: async () =>
+      options.ariKnows === false ? new Response('{}', { status: 404 }) : new Response(JSON.stringify(window), { status: 200, headers: { 'retry-after': '3600' } }),
     enqueue: () => undefined, timers: { setTimeout: () => 0, clearTimeout: () => undefined }, now: () => now, random: () => 0, log: silentLogger(),
   });
   const budget = new RateBudget({ account: CA });
@@ -93,7 +95,7 @@ describe('Reconciler: renewal with `replaces`', () => {
 
   it('sends no `replaces` for a certificate of another CA, and replaces it at once', async () => {
     // Outside any renewal window: only the other CA makes it due.
-    const t = setup([ok], { ca: 'https://staging.ca.example/dir', now: NOTAFTER - 60 * DAY });
+    const t = setup([ok], { ca: 'https://staging.ca.example/dir', now: NOTAFTER - 60 * DAY, ariKnows: false });
     await t.r.ensure(cert, new AbortController().signal);
     expect(t.calls).toEqual([{}]);
     expect(t.state.cert(cert.id).ca).toBe(CA);

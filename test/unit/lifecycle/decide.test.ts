@@ -52,13 +52,22 @@ describe('decide', () => {
     expect(other).not.toHaveProperty('replaces');
   });
 
+  it('keeps a certificate recorded under another directory URL when the daemon\'s CA answers ARI for it (same CA, new address)', () => {
+    const now = NOTAFTER - 40 * DAY;
+    const moved = input({ saved: { ca: 'https://old-address/dir' } });
+    expect(ariToAsk(moved)).toBe(CERT_ID);
+    const d = decide({ ...moved, ari: { certId: CERT_ID, info: { start: new Date(now + 10 * DAY), end: new Date(now + 12 * DAY), retryAfter: new Date(now + DAY) } } });
+    expect(d).toMatchObject({ action: 'wait', state: { ca: 'https://ca/dir' } });
+    // Unanswered (the CA does not know it): replaced.
+    expect(decide(moved)).toMatchObject({ action: 'order', reason: 'issued by another CA' });
+  });
+
   it('asks ARI only for a certificate of this CA with the wanted names and no fresh saved window', () => {
     const now = NOTAFTER - 40 * DAY;
     expect(ariToAsk(input())).toBe(CERT_ID);
     expect(ariToAsk(input({ saved: { ariCertId: CERT_ID, ariWindow: { start: new Date(now), end: new Date(now + DAY) }, ariRetryAfter: new Date(now + 1) } }))).toBeUndefined();
     expect(ariToAsk(input({ saved: { ariCertId: 'other', ariWindow: { start: new Date(now), end: new Date(now + DAY) }, ariRetryAfter: new Date(now + 1) } }))).toBe(CERT_ID);
     expect(ariToAsk(input({ ariOffered: false }))).toBeUndefined();
-    expect(ariToAsk(input({ saved: { ca: 'https://old/dir' } }))).toBeUndefined();
     expect(ariToAsk(input({ cert: { ...cert, names: ['example.com'] } }))).toBeUndefined();
   });
 });

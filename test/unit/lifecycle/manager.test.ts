@@ -21,12 +21,14 @@ const file: StoredCert = {
   serial: OPENSSL_SMALL_SERIAL.serial, issuer: X.issuer, cert: PEM,
 };
 
-function manager(state: StateKeeper, asked: string[]) {
+/** `knows`: whether the CA's ARI answers for the certificate (404 otherwise, as for one it did not issue). */
+function manager(state: StateKeeper, asked: string[], knows = true) {
   const window = { suggestedWindow: { start: new Date(NOW + 10 * DAY).toISOString(), end: new Date(NOW + 12 * DAY).toISOString() } };
   return new RenewalManager({
     state, directoryUrl: 'https://ca.example/dir', renewalInfoUrl: async () => 'https://ca.example/ari',
     fetch: async (url) => {
       asked.push(String(url));
+      if (!knows) return new Response('{"type":"urn:ietf:params:acme:error:malformed"}', { status: 404 });
       return new Response(JSON.stringify(window), { status: 200, headers: { 'retry-after': '3600' } });
     },
     enqueue: () => undefined, timers: { setTimeout: () => 0, clearTimeout: () => undefined }, now: () => NOW, random: () => 0, log: silentLogger(),
@@ -67,7 +69,7 @@ describe('RenewalManager: certificates of unknown origin', () => {
   it('places a file the state has no CA for by the issuer of one it has, and replaces it when that CA is not the daemon\'s', async () => {
     const state = new StateKeeper('/certs', emptyState(), silentLogger(), async () => undefined);
     state.setCert('known.example.com', () => ({ ca: 'https://old-ca.example/dir' }));
-    const m = manager(state, []);
+    const m = manager(state, [], false);
     m.learnIssuers([{ ...file, id: 'known.example.com' }]);
     const decision = await m.decide(cert, file);
     expect(decision).toMatchObject({ action: 'order', reason: 'issued by another CA', order: { names: cert.names, renewal: true } });
@@ -75,11 +77,20 @@ describe('RenewalManager: certificates of unknown origin', () => {
     expect(state.cert(cert.id).ca).toBe('https://old-ca.example/dir');
   });
 
-  it('keeps a file whose issuer nothing tells about until its normal renewal', async () => {
+  it('keeps a file whose issuer nothing tells about until its normal renewal; the CA answering ARI for it places it', async () => {
+    const unknown = new StateKeeper('/certs', emptyState(), silentLogger(), async () => undefined);
+    expect(await manager(unknown, [], false).decide(cert, file)).toMatchObject({ action: 'wait' });
+    expect(unknown.cert(cert.id).ca).toBeUndefined();
+    const known = new StateKeeper('/certs', emptyState(), silentLogger(), async () => undefined);
+    expect(await manager(known, []).decide(cert, file)).toMatchObject({ action: 'wait', ari: true });
+    expect(known.cert(cert.id).ca).toBe('https://ca.example/dir');
+  });
+
+  it('keeps a certificate recorded under another address of the same CA: its ARI knows it', async () => {
     const state = new StateKeeper('/certs', emptyState(), silentLogger(), async () => undefined);
-    const decision = await manager(state, []).decide(cert, file);
-    expect(decision).toMatchObject({ action: 'wait' });
-    expect(state.cert(cert.id).ca).toBeUndefined();
+    state.setCert(cert.id, () => ({ ca: 'https://old-address.example/dir' }));
+    expect(await manager(state, []).decide(cert, file)).toMatchObject({ action: 'wait' });
+    expect(state.cert(cert.id).ca).toBe('https://ca.example/dir');
   });
 });
 
