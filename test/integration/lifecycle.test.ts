@@ -56,6 +56,12 @@ describe('renewal that never stalls', () => {
     const issued = second.logs.find((l) => l.msg === 'certificate issued')!;
     expect(Number(issued.time) - Number(refused.time)).toBeLessThan(15_000);
     expect(await second.stop()).toBe(0);
+    // The budget recorded the fallback as it checked it: a renewal of the same names without ARI (exact set only),
+    // after the history rebuilt from the moved file at start (the folder had no state file).
+    const books = JSON.parse(await readFile(join(moved, '.whisper-state.json'), 'utf8')) as { budget: Array<{ type: string; names?: string[]; renewal?: boolean }> };
+    const recorded = books.budget.filter((e) => e.type === 'order');
+    expect(recorded.map((e) => e.renewal === true)).toEqual([false, true]);
+    expect(recorded[1]).toMatchObject({ names: [`${name}.${t.zone}`], renewal: true });
   }, 120_000);
 
   it("a 429 for one exact set (Let's Encrypt's body) holds back that certificate only: another service is issued at once", async () => {
