@@ -4,6 +4,7 @@ import type { Logger } from '../log.js';
 import type { ConsulApi } from '../consul/api.js';
 import { decodeState, encodeState } from '../state/codec.js';
 import { saveState, statePath } from '../state/file.js';
+import { mergeBudget } from '../state/merge.js';
 import type { WhisperState } from '../state/types.js';
 import { ensureDir } from '../store/atomic.js';
 import type { AccountRecord, CertStore } from '../store/types.js';
@@ -96,8 +97,16 @@ export function followState(options: FollowStateOptions, signal: AbortSignal): P
     {
       what: 'state',
       parse: decodeState,
-      async write(state) {
+      async write(shared) {
         const current = await readFile(statePath(dir), 'utf8').catch(() => undefined);
+        // The budget history is the union of both copies: one written by a leader that lost KV keeps its orders.
+        let local: ReturnType<typeof decodeState> | undefined;
+        try {
+          local = current === undefined ? undefined : decodeState(current);
+        } catch {
+          local = undefined;
+        }
+        const state = local ? { ...shared, budget: mergeBudget(local.budget, shared.budget) } : shared;
         if (current === encodeState(state)) return;
         await ensureDir(dir);
         await saveFile(dir, state);

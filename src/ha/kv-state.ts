@@ -1,6 +1,8 @@
+import { readFile } from 'node:fs/promises';
 import { WhisperError, errorMessage, isWhisperError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ConsulApi } from '../consul/api.js';
+import { mergeBudget } from '../state/merge.js';
 import { decodeState, encodeState } from '../state/codec.js';
 import { saveState, statePath, type LoadedState } from '../state/file.js';
 import type { WhisperState } from '../state/types.js';
@@ -103,7 +105,10 @@ export function createKvState(options: KvStateOptions): SharedState {
       if (shared) {
         known = { index: shared.index, value: shared.value };
         try {
-          const state = decodeState(shared.value);
+          // KV's state, with the budget events only the local file holds (written while KV was lost).
+          const fromKv = decodeState(shared.value);
+          const own = await readOwnFile(options.dir);
+          const state = own ? { ...fromKv, budget: mergeBudget(own.budget, fromKv.budget) } : fromKv;
           await saveFile(options.dir, state).catch((err: unknown) =>
             log.warn({ file: statePath(options.dir), err: errorMessage(err) }, 'cannot cache the state from Consul KV in the state file'),
           );
@@ -127,4 +132,13 @@ export function createKvState(options: KvStateOptions): SharedState {
       }
     },
   } satisfies SharedState;
+}
+
+/** The state file as it is, or `undefined` when it is missing or unreadable (no history is rebuilt here). */
+async function readOwnFile(dir: string): Promise<WhisperState | undefined> {
+  try {
+    return decodeState(await readFile(statePath(dir), 'utf8'));
+  } catch {
+    return undefined;
+  }
 }
