@@ -82,17 +82,17 @@ function certIdOf(pem: string): string | undefined {
 }
 
 /** Whether the daemon's CA answered ARI for the stored certificate: then it is the CA that issued it. */
-function ariConfirms(input: Omit<LifecycleInput, 'ari'> & { ari?: LifecycleInput['ari'] }): boolean {
+function ariConfirms(input: LifecycleInput): boolean {
   return input.ari !== undefined && input.stored !== undefined && input.ari.certId === certIdOf(input.stored.cert);
 }
 
 /** The CA of the stored certificate: the daemon's when its ARI knows it, else the state's record, else its issuer's. */
-function caOf(input: Omit<LifecycleInput, 'ari'> & { ari?: LifecycleInput['ari'] }): string | undefined {
+function caOf(input: LifecycleInput): string | undefined {
   if (ariConfirms(input) && input.directoryUrl !== undefined) return input.directoryUrl;
   return input.saved.ca ?? (input.stored ? originOf(input.stored.issuer, input.issuers) : undefined);
 }
 
-function isOtherCa(input: Omit<LifecycleInput, 'ari'> & { ari?: LifecycleInput['ari'] }): boolean {
+function isOtherCa(input: LifecycleInput): boolean {
   const ca = caOf(input);
   return ca !== undefined && input.directoryUrl !== undefined && ca !== input.directoryUrl;
 }
@@ -102,7 +102,7 @@ function isOtherCa(input: Omit<LifecycleInput, 'ari'> & { ari?: LifecycleInput['
  * certificate recorded under another CA (does the daemon's CA know it?), and for one of the daemon's CA with the
  * wanted names unless a window saved for that very certificate is still within the CA's `Retry-After`.
  */
-export function ariToAsk(input: Omit<LifecycleInput, 'ari'>): string | undefined {
+export function ariToAsk(input: LifecycleInput): string | undefined {
   const { stored, saved, now } = input;
   if (!stored || !input.ariOffered) return undefined;
   const certId = certIdOf(stored.cert);

@@ -52,7 +52,7 @@ export class RenewalManager {
     budget: (order: BudgetOrder) => BudgetVerdict = () => ({ ok: true }),
   ): Promise<LifecycleDecision> {
     const now = this.o.now();
-    const base: Omit<LifecycleInput, 'ari'> = {
+    const base: LifecycleInput = {
       cert,
       stored,
       saved: this.o.state.cert(cert.id),
