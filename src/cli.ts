@@ -9,6 +9,7 @@ import { dryRun, formatDryRun } from './dryrun.js';
 import { limitsCommand, statusCommand } from './commands.js';
 import { LETSENCRYPT } from './options.js';
 import { VERSION } from './version.js';
+import { DASH_D_RULE, whisperArgv } from './whisper-argv.js';
 
 /** Exit codes. */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
@@ -35,7 +36,9 @@ function program(io: Required<Pick<MainIo, 'stdout' | 'stderr'>>): Command {
     .argument('[path_to_cert_folder]', 'folder of the certificates (HAProxy `crt <dir>`) and the ACME account (.acme)')
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr })
-    .showHelpAfterError('(whisper-ts --help lists every option)');
+    .showHelpAfterError('(whisper-ts --help lists every option)')
+    .addHelpText('after', `\nBoth generations of whisper's command line work: ${DASH_D_RULE}\n` +
+      'whisper\'s first release also took the folder as -o/--output-certs <folder> and --acme-staging for -s.\n');
   for (const spec of OPTIONS) {
     const opt = new Option(spec.flags, `${spec.help}${spec.env.length ? ` [env: ${spec.env.join(', ')}]` : ''}`);
     if (spec.default !== undefined) opt.default(undefined, spec.default);
@@ -99,8 +102,9 @@ export async function main(argv: readonly string[], io: MainIo = {}): Promise<nu
   const stderr = io.stderr ?? ((t: string) => void process.stderr.write(t));
   if (argv[0] === 'status' || argv[0] === 'limits') return offline(argv, { stdout, stderr });
   const cmd = program({ stdout, stderr });
+  const env = io.env ?? process.env;
   try {
-    cmd.parse([...argv], { from: 'user' });
+    cmd.parse(whisperArgv(argv, { folderFromEnv: Boolean(env.WHISPER_CERT_FOLDER) }), { from: 'user' });
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
     throw err;

@@ -7,7 +7,12 @@ import { parseRenewBefore, type RenewBefore } from './lifecycle/schedule.js';
 import { parseRateLimits } from './limits/config.js';
 import type { RateLimits } from './limits/config.js';
 import type { StoreFormat } from './store/formats.js';
-import { LETSENCRYPT, OPTIONS, type OptionSpec } from './options.js';
+import { LETSENCRYPT, OPTIONS } from './options.js';
+import { envValue, flagName, resolveOptions } from './config-env.js';
+
+export { resolveOptions } from './config-env.js';
+import { normalizeHostname } from './plan/hostname.js';
+import { homedir } from 'node:os';
 import { parseListen, type ListenAddress } from './http/address.js';
 import { parseKeyFile, type Keyring } from './ha/kv-crypto.js';
 import { haTimingProblem } from './ha/timing.js';
@@ -50,6 +55,15 @@ export interface Config {
   readonly dnsResolvers: readonly string[];
   readonly propagationTimeoutMs: number;
   readonly allowDomains: readonly string[];
+  /** `--domain` (whisper's `-d <zone>`): only these zones are handled, compared exactly (not their subzones). Empty: every zone. @default [] */
+  readonly domains: readonly string[];
+  /**
+   * `-a, --acme-key`: the account key file the user named (absolute). Absent: `<folder>/.acme` when it exists, else
+   * `~/.acme` when it exists (the last whisper's default), else a new key at `<folder>/.acme`.
+   */
+  readonly acmeKeyFile?: string;
+  /** `-l, --listen-path`: Consul KV prefixes of static entries `<prefix>/<zone>/<host>`, watched. @default [] */
+  readonly listenPaths: readonly string[];
   /** `--allow-wildcard`: a `vhost=*` tag may order `*.<zone>`; off, such a service is skipped. @default false */
   readonly allowWildcard: boolean;
   readonly concurrency: number;
@@ -79,50 +93,35 @@ export interface Config {
 type Raw = Record<string, unknown>;
 type Env = Readonly<Record<string, string | undefined>>;
 
-function invalid(option: string, message: string): WhisperError {
-  return new WhisperError('CONFIG_INVALID', `${option}: ${message}`);
-}
-
-function flagName(spec: OptionSpec): string {
-  return spec.flags.split(/[ ,]+/).find((f) => f.startsWith('--')) ?? spec.key;
-}
-
-function envValue(spec: OptionSpec, env: Env): { name: string; value: string } | undefined {
-  for (const name of spec.env) {
-    const value = env[name];
-    if (value !== undefined && value !== '') return { name, value };
-  }
-  return undefined;
+/** `~/x` → home/x (a path from the environment is not expanded by a shell). */
+function expandHome(file: string, home: string): string {
+  return file === '~' ? home : file.startsWith('~/') ? `${home}/${file.slice(2)}` : file;
 }
 
 /**
- * whisper's image sets `DEBUG="-d"` and `STAGING="-s"`. `DEBUG` is also the `debug` package's namespace list
- * (`DEBUG=express:*`), so it counts only as `-d`, 1, true or yes; other variables count unless 0, false, no or off.
+ * The zones of `--domain`, normalized. whisper's image passed them as `DOMAIN="-d example.com"`, so `-d` and `--domain`
+ * words in a value are dropped and values split on spaces and commas.
  */
-function envBool(name: string, value: string): boolean {
-  const v = value.trim();
-  if (name === 'DEBUG') return /^(-d|1|true|yes)$/i.test(v);
-  return !/^(0|false|no|off)$/i.test(v);
+function parseDomains(values: readonly string[]): string[] {
+  const words = values.flatMap((v) => v.split(/[\s,]+/)).filter((w) => w !== '' && w !== '-d' && w !== '--domain');
+  return [...new Set(words.map((w) => {
+    try {
+      return normalizeHostname(w.replace(/\.$/, ''));
+    } catch (err) {
+      throw invalid('--domain', `${JSON.stringify(w)} is not a zone name: ${(err as Error).message}`);
+    }
+  }))];
 }
 
-/** Merges flags, environment and defaults: the flag wins, then the first environment variable set, then the default. */
-export function resolveOptions(raw: Raw, env: Env): Record<string, string | boolean | string[] | undefined> {
-  const out: Record<string, string | boolean | string[] | undefined> = {};
-  for (const spec of OPTIONS) {
-    const given = raw[spec.key];
-    const fromEnv = envValue(spec, env);
-    if (spec.bool) {
-      if (given === true) out[spec.key] = true;
-      else if (fromEnv) out[spec.key] = envBool(fromEnv.name, fromEnv.value);
-      else out[spec.key] = false;
-    } else if (spec.list) {
-      const list = Array.isArray(given) && given.length > 0 ? (given as string[]) : fromEnv?.value.split(',');
-      out[spec.key] = (list ?? (spec.default ? [spec.default] : [])).map((s) => s.trim()).filter(Boolean);
-    } else {
-      out[spec.key] = typeof given === 'string' ? given : (fromEnv?.value ?? spec.default);
-    }
-  }
-  return out;
+/** A KV prefix of `--listen-path`: no leading slash needed (whisper's README wrote `/whisper/static`), no trailing one. */
+function listenPath(value: string): string {
+  const key = value.trim().replace(/^\/+/, '').replace(/\/+$/, '');
+  if (!key || /[\0\r\n]/.test(key)) throw invalid('--listen-path', `not a valid KV prefix: ${JSON.stringify(value)}`);
+  return key;
+}
+
+function invalid(option: string, message: string): WhisperError {
+  return new WhisperError('CONFIG_INVALID', `${option}: ${message}`);
 }
 
 function positiveInt(option: string, value: string, max: number): number {
@@ -153,6 +152,8 @@ export interface BuildConfigOptions {
   env?: Env;
   /** Working directory the folder is resolved against. @default process.cwd() */
   cwd?: string;
+  /** Home folder `~` stands for in paths from the environment. @default os.homedir() */
+  home?: string;
   /** Reads files named by options (CA bundle, secrets). @default readFileSync utf8 */
   readFile?: (file: string) => string;
 }
@@ -247,6 +248,8 @@ export function buildConfig(folder: string | undefined, raw: Raw, options: Build
   const kvEncryption = kvKeyFile ? { file: kvKeyFile, keyring: parseKeyFile(readSecretFile('--kv-encryption-key-file', kvKeyFile, read), kvKeyFile) } : undefined;
 
   const certDir = resolve(options.cwd ?? process.cwd(), dir);
+  const acmeKey = str('acmeKey');
+  const acmeKeyFile = acmeKey ? resolve(options.cwd ?? process.cwd(), expandHome(acmeKey.trim(), options.home ?? homedir())) : undefined;
   const renewBefore = str('renewBefore') ? parseRenewBefore(str('renewBefore')!) : undefined;
   const profile = str('profile');
   if (profile !== undefined && !/^[A-Za-z0-9._-]{1,64}$/.test(profile)) throw invalid('--profile', `not a profile name: ${JSON.stringify(profile)}`);
@@ -280,6 +283,9 @@ export function buildConfig(folder: string | undefined, raw: Raw, options: Build
     propagationTimeoutMs: positiveInt('--propagation-timeout', str('propagationTimeout')!, 3600) * 1000,
     allowDomains,
     allowWildcard: o.allowWildcard === true,
+    domains: parseDomains(list('domain')),
+    ...(acmeKeyFile ? { acmeKeyFile } : {}),
+    listenPaths: [...new Set(list('listenPath').map(listenPath))],
     concurrency: positiveInt('--concurrency', str('concurrency')!, 64),
     formats: formats.length > 0 ? formats : ['haproxy'],
     formatsDir: resolve(certDir, str('formatsDir') ?? 'formats'),
