@@ -221,6 +221,7 @@ export async function runPipeline(config: Config, log: Logger, signal: AbortSign
     now,
     allowDomains: config.allowDomains,
     allowWildcard: config.allowWildcard,
+    domains: config.domains,
     ...(profile ? { profile } : {}),
     enqueue: (cert, reason) => queue.enqueue(cert, reason),
     forget: (id) => queue.remove(id),

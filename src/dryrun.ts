@@ -31,7 +31,7 @@ export async function dryRun(config: Config, consul: ConsulApi, store: CertStore
   const { services } = await consul.catalogServices({});
   const plan = planCertificates(
     Object.entries(services).map(([name, tags]) => ({ name, tags })),
-    { allowDomains: config.allowDomains, allowWildcard: config.allowWildcard },
+    { allowDomains: config.allowDomains, allowWildcard: config.allowWildcard, domains: config.domains },
   );
   const items: DryRunItem[] = [];
   for (const cert of plan.certs) {

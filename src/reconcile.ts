@@ -31,6 +31,8 @@ export interface ReconcilerDeps {
   readonly allowDomains: readonly string[];
   /** Whether tags may ask for wildcard names (`vhost=*`). @default false */
   readonly allowWildcard?: boolean;
+  /** `--domain`: only these zones are handled, compared exactly. @default [] (every zone) */
+  readonly domains?: readonly string[];
   /** ACME profile for new orders, when the CA offers it. */
   readonly profile?: string;
   /** @default Date.now */
@@ -60,7 +62,7 @@ export class Reconciler {
 
   constructor(private readonly deps: ReconcilerDeps) {
     this.now = deps.now ?? Date.now;
-    this.planner = new IncrementalPlanner({ allowDomains: deps.allowDomains, allowWildcard: deps.allowWildcard ?? false });
+    this.planner = new IncrementalPlanner({ allowDomains: deps.allowDomains, allowWildcard: deps.allowWildcard ?? false, domains: deps.domains ?? [] });
     this.plan = this.planner.plan;
   }
 

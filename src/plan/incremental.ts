@@ -16,6 +16,7 @@ export class IncrementalPlanner {
   readonly #allow: AllowList;
   readonly #maxNames: number;
   readonly #allowWildcard: boolean;
+  readonly #domains: ReadonlySet<string>;
   /** Services that ask for something, by name. */
   readonly #parts = new Map<string, ServicePlan>();
   #plan: Plan = EMPTY_PLAN;
@@ -25,6 +26,7 @@ export class IncrementalPlanner {
     this.#maxNames = checkedMaxNames(options.maxNames);
     this.#allow = createAllowList(options.allowDomains ?? []);
     this.#allowWildcard = options.allowWildcard === true;
+    this.#domains = new Set(options.domains ?? []);
   }
 
   /** The current plan. */
@@ -56,7 +58,7 @@ export class IncrementalPlanner {
 
   /** Works out one service's part; true when it differs from the part before (a new tag that changes nothing: false). */
   #set(name: string, tags: readonly string[]): boolean {
-    const part = planService({ name, tags }, this.#allow, { allowWildcard: this.#allowWildcard });
+    const part = planService({ name, tags }, this.#allow, { allowWildcard: this.#allowWildcard, domains: this.#domains });
     if (part === undefined) return this.#parts.delete(name);
     const before = this.#parts.get(name);
     this.#parts.set(name, part);

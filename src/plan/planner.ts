@@ -21,6 +21,8 @@ export interface PlanOptions {
   maxNames?: number;
   /** Whether `vhost=*` may ask for `*.<zone>` (`--allow-wildcard`); otherwise its service is skipped. @default false */
   allowWildcard?: boolean;
+  /** `--domain`: only these zones (normalized) are planned, compared exactly. @default [] (every zone) */
+  domains?: readonly string[];
 }
 
 /** Default of {@link PlanOptions.maxNames}: Let's Encrypt's limit of names per certificate. */
@@ -50,7 +52,7 @@ export function compareStrings(a: string, b: string): number {
 export function planCertificates(services: readonly ServiceTags[], options: PlanOptions = {}): Plan {
   const maxNames = checkedMaxNames(options.maxNames);
   const allow = createAllowList(options.allowDomains ?? []);
-  const serviceOptions = { allowWildcard: options.allowWildcard === true };
+  const serviceOptions = { allowWildcard: options.allowWildcard === true, domains: new Set(options.domains ?? []) };
   const parts: ServicePlan[] = [];
   for (const service of services) {
     const part = planService(service, allow, serviceOptions);

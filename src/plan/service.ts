@@ -44,6 +44,8 @@ const RESERVED_FIRST_LABEL = /^multi-hosts(?:-[0-9]+)?$/;
 export interface ServicePlanOptions {
   /** Whether `vhost=*` may ask for `*.<zone>` (`--allow-wildcard`); otherwise the service is skipped. @default false */
   readonly allowWildcard?: boolean;
+  /** `--domain`: only these zones (normalized) are planned, compared exactly; others are left out silently, as whisper did. Empty or absent: every zone. */
+  readonly domains?: ReadonlySet<string>;
 }
 
 interface Draft {
@@ -87,7 +89,7 @@ export function planService(service: ServiceTags, allow: AllowList, options: Ser
       addProblem(d.problems, d.service, dnsTag, 'HOSTNAME_INVALID', `invalid zone: ${errorMessage(err)}`);
       continue;
     }
-    if (seen.has(zone)) continue;
+    if (seen.has(zone) || !zoneHandled(zone, options.domains)) continue;
     seen.add(zone);
     if (multi) {
       for (const vhost of vhosts ?? []) addVhost(d, zone, vhost);
@@ -138,6 +140,11 @@ function checkedName(d: Draft, tag: string, raw: string, wildcard: boolean): str
     return undefined;
   }
   return name;
+}
+
+/** Whether `--domain` lets `zone` be planned (no `--domain`: every zone). */
+export function zoneHandled(zone: string, domains: ReadonlySet<string> | undefined): boolean {
+  return domains === undefined || domains.size === 0 || domains.has(zone);
 }
 
 /** Adds a problem to `problems` unless the same one is there already. */
