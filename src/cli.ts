@@ -1,5 +1,5 @@
 import { Command, CommanderError, Option } from 'commander';
-import { buildConfig } from './config.js';
+import { buildConfig, type Config } from './config.js';
 import { OPTIONS } from './options.js';
 import { createLogger, type Logger } from './log.js';
 import type { DestinationStream } from 'pino';
@@ -85,6 +85,28 @@ async function offline(argv: readonly string[], io: Required<Pick<MainIo, 'stdou
   }
 }
 
+/**
+ * The daemon's command line (both whisper generations, see `whisperArgv`) and environment → its {@link Config}, or the
+ * exit code when there is nothing to run: 0 after `--help`/`--version`, 2 for invalid options, 1 when a file they name
+ * cannot be read (the message is written).
+ */
+export function parseCommandLine(argv: readonly string[], io: MainIo & Required<Pick<MainIo, 'stdout' | 'stderr'>>): Config | number {
+  const cmd = program(io);
+  const env = io.env ?? process.env;
+  try {
+    cmd.parse(whisperArgv(argv, { folderFromEnv: Boolean(env.WHISPER_CERT_FOLDER) }), { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    throw err;
+  }
+  try {
+    return buildConfig(cmd.args[0], cmd.opts(), { env, ...(io.cwd ? { cwd: io.cwd } : {}) });
+  } catch (err) {
+    io.stderr(`whisper-ts: ${errorMessage(err)}\n`);
+    return isWhisperError(err, 'CONFIG_INVALID') ? EXIT.usage : EXIT.failure;
+  }
+}
+
 function defaultSignal(): AbortSignal {
   const controller = new AbortController();
   const stop = () => controller.abort();
@@ -101,24 +123,9 @@ export async function main(argv: readonly string[], io: MainIo = {}): Promise<nu
   const stdout = io.stdout ?? ((t: string) => void process.stdout.write(t));
   const stderr = io.stderr ?? ((t: string) => void process.stderr.write(t));
   if (argv[0] === 'status' || argv[0] === 'limits') return offline(argv, { stdout, stderr });
-  const cmd = program({ stdout, stderr });
-  const env = io.env ?? process.env;
-  try {
-    cmd.parse(whisperArgv(argv, { folderFromEnv: Boolean(env.WHISPER_CERT_FOLDER) }), { from: 'user' });
-  } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
-    throw err;
-  }
-  let config;
-  try {
-    config = buildConfig(cmd.args[0], cmd.opts(), {
-      ...(io.env ? { env: io.env } : {}),
-      ...(io.cwd ? { cwd: io.cwd } : {}),
-    });
-  } catch (err) {
-    stderr(`whisper-ts: ${errorMessage(err)}\n`);
-    return isWhisperError(err, 'CONFIG_INVALID') ? EXIT.usage : EXIT.failure;
-  }
+  const parsed = parseCommandLine(argv, { ...io, stdout, stderr });
+  if (typeof parsed === 'number') return parsed;
+  const config = parsed;
   const log: Logger = createLogger({ debug: config.debug, ...(io.logDestination ? { destination: io.logDestination } : {}) });
   try {
     if (config.dryrun) {
