@@ -17,5 +17,5 @@ for (const o of OPTIONS) {
   lines.push('');
 }
 lines.push('# TSIG secret for --dns-provider rfc2136 (base64), when not in a file.', '# WHISPER_RFC2136_TSIG_SECRET=', '');
-lines.push('# AWS credentials for Route53: a [<zone>] profile in ~/.aws/credentials (whisper\'s way), else the standard chain.', '# AWS_PROFILE=', '# AWS_ACCESS_KEY_ID=', '# AWS_SECRET_ACCESS_KEY=', '# AWS_SHARED_CREDENTIALS_FILE=~/.aws/credentials', '');
+lines.push('# AWS credentials for Route53: a [<zone>] profile in ~/.aws/credentials or a [profile <zone>] in ~/.aws/config', '# (whisper\'s way), else the standard chain.', '# AWS_PROFILE=', '# AWS_ACCESS_KEY_ID=', '# AWS_SECRET_ACCESS_KEY=', '# AWS_SHARED_CREDENTIALS_FILE=~/.aws/credentials', '# AWS_CONFIG_FILE=~/.aws/config', '');
 process.stdout.write(lines.join('\n'));

@@ -7,8 +7,8 @@ const VALUE_FLAGS = new Set(
 
 /** The rule of `-d`, as `--help` and docs/migration.md state it. */
 export const DASH_D_RULE =
-  '`-d` is --debug (whisper\'s first release), unless a zone follows it and then the folder: `-d example.com /app/certs` ' +
-  'is `--domain example.com` (its last release). With the folder in WHISPER_CERT_FOLDER (the image), `-d <name with a dot, no slash>` ' +
+  '`-d` is --debug (whisper\'s first release), unless a zone follows it and the folder is given too: `-d example.com /app/certs` ' +
+  'and `/app/certs -d example.com` are `--domain example.com` (its last release). With the folder in WHISPER_CERT_FOLDER (the image), `-d <name with a dot, no slash>` ' +
   'is --domain too.';
 
 /** Options of {@link whisperArgv}. */
@@ -18,7 +18,7 @@ export interface WhisperArgvOptions {
 }
 
 /**
- * Rewrites the command lines of both whisper generations into whisper-ts's: `-d <zone> ... <folder>` becomes
+ * Rewrites the command lines of both whisper generations into whisper-ts's: `-d <zone>` beside a folder becomes
  * `--domain <zone>` (the last release) while a lone `-d` stays debug (the first); the first release's
  * `-o/--output-certs <folder>` becomes the positional folder and `--acme-staging` becomes `--staging`.
  * Pure: the words in, the words out; everything after `--` is left alone.
@@ -61,9 +61,10 @@ export function whisperArgv(argv: readonly string[], options: WhisperArgvOptions
     }
     if (w === '-d' && positional[i + 1] === true) {
       const next = words[i + 1] ?? '';
-      const laterPositional = positional.some((p, j) => p && j > i + 1 && j < end);
+      // Another positional word (the folder, before or after) means this one is a zone: two folders are refused anyway.
+      const otherPositional = positional.some((p, j) => p && j !== i + 1 && j < end);
       const zoneLike = next.includes('.') && !next.includes('/');
-      if (laterPositional || hasOutputFlag || (options.folderFromEnv === true && zoneLike)) {
+      if (otherPositional || hasOutputFlag || (options.folderFromEnv === true && zoneLike)) {
         out.push('--domain', next);
         positional[i + 1] = false;
         i++;

@@ -4,7 +4,7 @@ import { silentLogger, type Logger } from '../log.js';
 import { abortableSleep, type Sleep } from './propagation.js';
 import type { DnsProvider, TxtRecord } from './provider.js';
 import { isAccessDenied, route53Error, wrapRoute53Client, type Route53Api } from './route53-api.js';
-import { chooseProfile, defaultCredentialsFile, readProfileNames } from './route53-credentials.js';
+import { chooseProfile, defaultConfigFile, defaultCredentialsFile, readProfileNames } from './route53-credentials.js';
 import { cleanUpChange, presentChange, readTxtSet, type TxtSet } from './route53-records.js';
 import { quoteTxt } from './txt.js';
 import { waitForInsync } from './route53-wait.js';
@@ -17,11 +17,11 @@ export interface Route53ProviderOptions {
   /** @default 'us-east-1' */
   region?: string;
   /**
-   * Shared credentials file, searched for per-domain profiles.
+   * Shared credentials file, searched for per-domain profiles (`[<zone>]`).
    * @default `AWS_SHARED_CREDENTIALS_FILE`, else ~/.aws/credentials
    */
   credentialsFile?: string;
-  /** Shared config file. @default `AWS_CONFIG_FILE`, else ~/.aws/config */
+  /** Shared config file, searched for per-domain profiles (`[profile <zone>]`). @default `AWS_CONFIG_FILE`, else ~/.aws/config */
   configFile?: string;
   /** Makes the API client of a profile (`undefined`: the default chain). For tests. @default an SDK Route53Client */
   clientFor?: (profile: string | undefined) => Route53Api;
@@ -60,8 +60,9 @@ interface Pending {
 
 /**
  * The Route53 DNS provider. Finds each record's hosted zone by the longest matching suffix, with the
- * credentials profile named after the record's domain when the shared credentials file has one
- * (whisper's rule), and writes every record of one zone in ONE ChangeResourceRecordSets batch, merged
+ * credentials profile named after the record's domain when there is one (whisper's rule: `[<zone>]` in the shared
+ * credentials file or `[profile <zone>]` in the shared config file, see {@link chooseProfile}), else the default
+ * chain, and writes every record of one zone in ONE ChangeResourceRecordSets batch, merged
  * with the TXT values already there; then waits until the change is INSYNC.
  */
 export function createRoute53Provider(options: Route53ProviderOptions = {}): DnsProvider {
@@ -69,7 +70,10 @@ export function createRoute53Provider(options: Route53ProviderOptions = {}): Dns
   const now = options.now ?? Date.now;
   const ttl = options.ttl ?? 60;
   const log = options.log ?? silentLogger();
-  const credentialsFile = options.credentialsFile ?? defaultCredentialsFile();
+  const sharedFiles = {
+    credentialsFile: options.credentialsFile ?? defaultCredentialsFile(),
+    configFile: options.configFile ?? defaultConfigFile(),
+  };
   const findZone = createZoneFinder({ now, ttlMs: options.zoneCacheMs ?? 300_000 });
   const clients = new Map<string, Route53Api>();
   // One read-modify-write at a time per zone: two orders sharing `_acme-challenge.x` must not drop each other's value.
@@ -120,7 +124,7 @@ export function createRoute53Provider(options: Route53ProviderOptions = {}): Dns
 
   /** Groups records by hosted zone; a record whose zone cannot be found is an error of its own. */
   async function locate(records: readonly TxtRecord[], signal?: AbortSignal) {
-    const profiles = await readProfileNames(credentialsFile);
+    const profiles = await readProfileNames(sharedFiles);
     const batches = new Map<string, ZoneBatch>();
     const errors: unknown[] = [];
     for (const record of records) {

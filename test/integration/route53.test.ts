@@ -1,5 +1,8 @@
 import { describe, it, expect, inject, beforeAll, afterAll } from 'vitest';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer, request } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -14,6 +17,7 @@ import { waitForPropagation } from '../../src/dns/propagation.js';
 import { createCnameLookup, followCname } from '../../src/dns/cname.js';
 import type { DnsProvider } from '../../src/dns/provider.js';
 import { isWhisperError } from '../../src/errors.js';
+import { createLogger } from '../../src/log.js';
 import '../support/env-types.js';
 
 const env = inject('env');
@@ -151,5 +155,80 @@ describe('Route53 provider against moto', () => {
     const lookup = createCnameLookup({ servers: [env.dnsFront.addr] });
     expect(await followCname(from, lookup)).toBe(to);
     expect(await followCname(`_acme-challenge.plain-${tag}.${zone}`, lookup)).toBe(`_acme-challenge.plain-${tag}.${zone}`);
+  });
+});
+
+/** A plain HTTP proxy in front of moto that records the access key id each request is signed with. */
+async function startKeyRecorder(upstream: string) {
+  const target = new URL(upstream);
+  const keys: string[] = [];
+  const server = createServer((req, res) => {
+    const auth = req.headers.authorization ?? '';
+    keys.push(/Credential=([^/]+)\//.exec(auth)?.[1] ?? '(unsigned)');
+    const up = request(
+      { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: { ...req.headers, host: target.host } },
+      (upRes) => {
+        res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+        upRes.pipe(res);
+      },
+    );
+    up.on('error', (err) => {
+      res.writeHead(502);
+      res.end(String(err));
+    });
+    req.pipe(up);
+  });
+  server.keepAliveTimeout = 1000;
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    keys,
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  };
+}
+
+describe('Route53 credentials from the shared config file', () => {
+  it('uses `[profile <zone>]` of ~/.aws/config alone (no credentials file), not the default profile', async () => {
+    const configFile = join(dir, 'config-only');
+    // moto takes any key: the key on the wire tells which profile signed. The zone is written in upper case
+    // (matched case-insensitively, passed to the SDK as written); [default] would sign with another key.
+    await writeFile(
+      configFile,
+      '[default]\naws_access_key_id = AKIDDEFAULTPROFILE\naws_secret_access_key = d\n' +
+        `[profile ${zone.toUpperCase()}]\naws_access_key_id = AKIDCONFIGPROFILE\naws_secret_access_key = c\n`,
+    );
+    const recorder = await startKeyRecorder(env.route53.endpoint);
+    const lines: Record<string, unknown>[] = [];
+    const destination = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line) as Record<string, unknown>);
+        done();
+      },
+    });
+    const configOnly = createRoute53Provider({
+      endpoint: recorder.url,
+      region: env.route53.region,
+      credentialsFile: join(dir, 'no-such-credentials'),
+      configFile,
+      pollIntervalMs: 50,
+      log: createLogger({ debug: true, destination }),
+    });
+    try {
+      const record = { fqdn: `_acme-challenge.config-${tag}.${zone}`, value: `config-${tag}` };
+      await configOnly.present([record]);
+      expect(await sdkTxt(record.fqdn)).toEqual([`"config-${tag}"`]);
+      await configOnly.cleanUp([record]);
+      expect(await sdkTxt(record.fqdn)).toEqual([]);
+      expect(recorder.keys.length).toBeGreaterThan(0);
+      expect(new Set(recorder.keys)).toEqual(new Set(['AKIDCONFIGPROFILE']));
+      expect(lines.find((l) => l.msg === 'route53 zone')).toMatchObject({ profile: zone.toUpperCase(), zone });
+    } finally {
+      await configOnly.close?.();
+      await recorder.close();
+    }
   });
 });

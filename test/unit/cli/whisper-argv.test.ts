@@ -10,6 +10,7 @@ describe('whisperArgv: the two meanings of -d', () => {
     ['-d after the folder is debug', ['/app/certs', '-d'], ['/app/certs', '-d']],
     ['-d before another flag is debug', ['-d', '-s', '/app/certs'], ['-d', '-s', '/app/certs']],
     ['-d <zone> <folder> is --domain (last release)', ['-d', 'example.com', '/app/certs'], ['--domain', 'example.com', '/app/certs']],
+    ['<folder> -d <zone> is --domain too (docopt took options anywhere)', ['/app/certs', '-d', 'example.com'], ['/app/certs', '--domain', 'example.com']],
     ['-d twice', ['-d', 'a.example', '-d', 'b.example', 'certs'], ['--domain', 'a.example', '--domain', 'b.example', 'certs']],
     ['a value of a flag is not a positional', ['-c', 'consul', '-d', '/app/certs'], ['-c', 'consul', '-d', '/app/certs']],
     ['-d <zone> then flags then the folder', ['-d', 'example.com', '-s', '/app/certs'], ['--domain', 'example.com', '-s', '/app/certs']],
@@ -109,6 +110,6 @@ describe("whisper's Dockerfile CMD lines, expanded by sh, give the same run", ()
     expect(out).toContain('-a, --acme-key <path>');
     expect(out).toContain('-l, --listen-path <kv-path>');
     expect(out).toContain('--domain <zone>');
-    expect(out.replace(/\s+/g, ' ')).toContain('`-d example.com /app/certs` is `--domain example.com`');
+    expect(out.replace(/\s+/g, ' ')).toContain('`-d example.com /app/certs` and `/app/certs -d example.com` are `--domain example.com`');
   });
 });

@@ -15,6 +15,7 @@ function setup(options: Partial<Route53ProviderOptions> = {}) {
   const profiles: (string | undefined)[] = [];
   const provider = createRoute53Provider({
     credentialsFile: join(tmpdir(), 'whisper-ts-no-such-credentials-file'),
+    configFile: join(tmpdir(), 'whisper-ts-no-such-config-file'),
     clientFor: (profile) => {
       profiles.push(profile);
       return r53.api();
@@ -319,6 +320,25 @@ describe('route53 credentials profiles', () => {
       expect(profiles).toHaveLength(3);
       // a.b.example.com and www.example.com are in one zone but two accounts (profiles): two batches.
       expect(r53.callsOf('changeResourceRecordSets')).toHaveLength(4);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('counts `[profile <zone>]` of the config file like `[<zone>]` of the credentials file', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'whisper-r53-'));
+    try {
+      const configFile = join(dir, 'config');
+      // `[example.org]` without the prefix is not a profile in the config file (AWS rule): the chain is used.
+      await writeFile(configFile, '[default]\nregion=us-east-1\n[profile Example.COM]\nk=v\n[example.org]\nk=v\n');
+      const { r53, provider, profiles } = setup({ configFile });
+      r53.addZone('example.com');
+      r53.addZone('example.org');
+      await provider.present([
+        { fqdn: '_acme-challenge.www.example.com', value: '1' },
+        { fqdn: '_acme-challenge.www.example.org', value: '2' },
+      ]);
+      expect(profiles).toEqual(['Example.COM', undefined]);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
