@@ -1,5 +1,6 @@
-# whisper-ts image, a drop-in for whisper's: same environment (CONSUL, DEBUG="-d", STAGING="-s", ACME_REGISTER_EMAIL),
-# same /app/certs volume, same ~/.aws/credentials mount. Build: docker build -t whisper-ts .
+# whisper-ts image, a drop-in for whisper's: same environment (CONSUL, DEBUG="-d" or "--debug", STAGING="-s",
+# DOMAIN="-d <zone>", KV_PATH, ACME_REGISTER_EMAIL), same /app/certs volume, same mounts of ~/.aws/credentials
+# (and ~/.aws/config) at /root/.aws and of ~/.acme at /root/.acme. Build: docker build -t whisper-ts .
 #   docker run -d --name whisper-ts --read-only --cap-drop ALL --security-opt no-new-privileges \
 #     -v /etc/haproxy/certs:/app/certs -v ~/.aws/credentials:/root/.aws/credentials:ro \
 #     -e CONSUL=<consul-ip> -e ACME_REGISTER_EMAIL=<you> [-e DEBUG="-d"] [-e STAGING="-s"] whisper-ts
@@ -13,7 +14,11 @@ COPY src ./src
 RUN npm run build -- --sourceMap false --declaration false
 
 FROM node:24-bookworm-slim
-# WHISPER_LISTEN: the HEALTHCHECK asks the daemon's /healthz there (loopback only; set it empty to serve nothing).
+# tini is PID 1: it forwards docker's signals to the daemon and reaps orphaned processes (Node does not reap
+# what it did not spawn, so a `docker exec` that leaves a background child would leave a zombie behind).
+RUN apt-get update && apt-get install -y --no-install-recommends tini && rm -rf /var/lib/apt/lists/*
+# WHISPER_LISTEN: the HEALTHCHECK asks the daemon's /healthz and /readyz there (loopback only). Empty: no fixed port;
+# the entrypoint then has the daemon listen on a free loopback port, which the health check finds by itself.
 ENV NODE_ENV=production \
     WHISPER_CERT_FOLDER=/app/certs \
     WHISPER_LISTEN=127.0.0.1:9400
@@ -24,12 +29,13 @@ RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force && find no
     && rm -rf /root/.npm
 COPY --from=build /src/dist ./dist
 COPY docker/entrypoint.sh docker/healthcheck.mjs ./docker/
-# /root becomes traversable (not listable) so that whisper's mount at /root/.aws/credentials reaches the
-# non-root user; the entrypoint points the AWS SDK at it.
+# /root becomes traversable (not listable) so that whisper's mounts under /root (.aws/credentials, .aws/config,
+# .acme) reach the non-root user; the entrypoint points the daemon at them.
 RUN mkdir -p /app/certs && chown node:node /app/certs && chmod 0700 /app/certs && chmod 0711 /root
 USER node
 VOLUME ["/app/certs"]
-# Healthy while the certificate folder is writable (GET /healthz on WHISPER_LISTEN, or the same probe in-process
-# when WHISPER_LISTEN is empty).
+# Healthy while the daemon answers, its certificate folder is writable and it is ready: ACME account loaded
+# (a --ha follower needs none) and Consul reachable.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 CMD ["node", "/app/docker/healthcheck.mjs"]
-ENTRYPOINT ["/app/docker/entrypoint.sh"]
+# -s: tini also reaps as a subreaper when it is not PID 1 (`docker run --init`, compose's `init: true`).
+ENTRYPOINT ["/usr/bin/tini", "-s", "--", "/app/docker/entrypoint.sh"]

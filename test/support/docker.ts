@@ -30,7 +30,7 @@ export interface DockerEngine {
   readonly host: string;
   /** Runs the Docker client against this engine; never throws for a non-zero exit. */
   docker(args: readonly string[], options?: { timeoutMs?: number; cwd?: string }): Promise<DockerResult>;
-  /** Removes this run's containers, stops the engine (containers, then containerd) and removes its exec root. */
+  /** Removes this run's containers and volumes, stops the engine (containers, then containerd) and removes its exec root. */
   stop(): Promise<void>;
 }
 
@@ -84,7 +84,12 @@ export async function startDocker(runDir: string): Promise<DockerEngine> {
     stop() {
       stopped ??= (async () => {
         const ids = (await docker(['ps', '-aq', '--filter', 'label=whisper-ts-test'])).stdout.split(/\s+/).filter(Boolean);
-        if (ids.length > 0) await docker(['rm', '-f', ...ids]);
+        // -v: with their anonymous volumes (the image's VOLUME /app/certs); then the tests' named volumes.
+        if (ids.length > 0) await docker(['rm', '-f', '-v', ...ids]);
+        const volumes = (await docker(['volume', 'ls', '-q', '--filter', 'label=whisper-ts-test'])).stdout.split(/\s+/).filter(Boolean);
+        if (volumes.length > 0) await docker(['volume', 'rm', '-f', ...volumes]);
+        // Anonymous volumes of earlier runs' containers (the engine is private to the tests: none is anyone else's).
+        await docker(['volume', 'prune', '-f'], { timeoutMs: 120_000 });
         await docker(['image', 'prune', '-f'], { timeoutMs: 120_000 });
         // dockerd first, so that it stops its containerd itself; the process group only if it hangs.
         try {
