@@ -1,8 +1,8 @@
 import { isDeepStrictEqual } from 'node:util';
-import { WhisperError, errorMessage } from '../errors.js';
+import { WhisperError, errorMessage, isWhisperError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ConsulApi } from '../consul/api.js';
-import { sameKey } from '../store/account-files.js';
+import { sameKey } from '../store/account-key.js';
 import { tryPrivateKey } from '../store/pem.js';
 import type { AccountRecord, CertStore } from '../store/types.js';
 import type { KvCodec } from './kv-crypto.js';
@@ -48,11 +48,13 @@ export function decodeAccount(kvKey: string, text: string): AccountRecord {
 
 /**
  * Under `--ha`, the cluster's one ACME account lives in Consul KV (`key`), so a new leader never registers another:
- * `readAccount` takes it from KV (publishing the folder's `.acme` there first when KV has none, an upgrade; rewriting
+ * `readAccount` takes it from KV (publishing the folder store's account there first when KV has none, an upgrade: the
+ * key file it resolves, `-a`, `.acme` or `~/.acme`; rewriting
  * it with the current encryption key when it is not), and
  * `writeAccount` creates it with check-and-set (of two instances creating one at once, the second keeps the first's)
  * and adds URLs without losing those of others. The folder (`inner`) is kept as a cache of it, so `status` and a run
- * without `--ha` find the same account; a different local account is kept aside, never deleted. Consul being
+ * without `--ha` find the same account; a different local account is kept aside, never deleted, and a key file the
+ * user gave is never touched (see {@link cacheAccount}). Consul being
  * unreachable is an error, never a reason to use the folder's account.
  */
 export function createKvAccountStore(inner: CertStore, options: KvAccountOptions): CertStore {
@@ -123,6 +125,7 @@ export function createKvAccountStore(inner: CertStore, options: KvAccountOptions
     read: (id) => inner.read(id),
     list: (onProblem) => inner.list(onProblem),
     write: (id, bundle) => inner.write(id, bundle),
+    ...(inner.remove ? { remove: (id: string) => inner.remove!(id) } : {}),
     ...(inner.checkWritable ? { checkWritable: () => inner.checkWritable!() } : {}),
     readAccount,
     writeAccount,
@@ -132,7 +135,9 @@ export function createKvAccountStore(inner: CertStore, options: KvAccountOptions
 /**
  * Makes the folder's account (`inner`) the cluster's `record` (from Consul KV `key`): written when the folder has
  * none, its URLs updated when it holds the same key, and a different account kept aside (never deleted) when the
- * store can. Returns whether anything was written. Throws what the folder's writes throw.
+ * store can. A key file the user gave (`-a`, `~/.acme`) or whisper's own key is never replaced: the folder store
+ * refuses (`ACME_ACCOUNT`), the file and its URLs stay as they are, and the cluster's account is still the one used
+ * (a warning says so). Returns whether anything was written. Throws what the folder's writes throw.
  */
 export async function cacheAccount(inner: CertStore, record: AccountRecord, options: { readonly key: string; readonly log: Logger }): Promise<boolean> {
   const { key, log } = options;
@@ -150,7 +155,14 @@ export async function cacheAccount(inner: CertStore, record: AccountRecord, opti
     log.warn({ key }, 'the folder holds another ACME account than Consul KV; it is not replaced');
     return false;
   }
-  const aside = await inner.replaceAccount(record);
+  let aside: string | undefined;
+  try {
+    aside = await inner.replaceAccount(record);
+  } catch (err) {
+    if (!isWhisperError(err, 'ACME_ACCOUNT')) throw err;
+    log.warn({ key, err: errorMessage(err) }, 'the folder\'s ACME account key differs from the cluster\'s in Consul KV and is left alone; the cluster\'s is used');
+    return false;
+  }
   log.warn({ key, keptAs: aside }, 'the folder held another ACME account than the cluster\'s in Consul KV; kept aside, the cluster\'s is used');
   return true;
 }

@@ -87,7 +87,7 @@ describe('ACME account', () => {
     const key = makeKey().pem;
     const t = setup({ key, urls: { 'https://other/dir': 'https://other/acct/1' } });
     await t.issuer.ensureAccount();
-    expect(t.fake.accounts).toEqual([{ termsOfServiceAgreed: true }]);
+    expect(t.fake.accounts).toEqual([{ onlyReturnExisting: true }]);
     expect(t.mem.account()).toEqual({ key, urls: { 'https://other/dir': 'https://other/acct/1', [DIR]: 'https://ca.test/acct/1' } });
   });
 
