@@ -1,10 +1,14 @@
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
-import { isWhisperError, errorMessage } from './errors.js';
+import { WhisperError, isWhisperError, errorMessage } from './errors.js';
 import type { ConsulApi } from './consul/api.js';
 import type { CertStore, StoredCert } from './store/types.js';
-import { planCertificates, type Plan } from './plan/planner.js';
+import type { Plan } from './plan/planner.js';
+import { IncrementalPlanner } from './plan/incremental.js';
+import { staticKeyPrefix } from './plan/static.js';
+import { kvEntries } from './consul/kv-watch.js';
 import { orderReason } from './reconcile.js';
+import { supersededByPlan, type DryRunSuperseded } from './dryrun-supersede.js';
 
 /** One line of a dry run. */
 export interface DryRunItem {
@@ -21,18 +25,29 @@ export interface DryRunItem {
 export interface DryRunResult {
   readonly items: readonly DryRunItem[];
   readonly problems: Plan['problems'];
+  /** Files of the folder the plan supersedes (a file name that changes): removed, or kept as duplicates. @default [] */
+  readonly superseded?: readonly DryRunSuperseded[];
 }
 
 /**
- * Reads the catalog once, plans, and compares with the folder. Contacts no CA, changes no DNS, writes nothing
- * (a folder that does not exist yet reads as empty).
+ * Reads the catalog and the static entries (`--listen-path`) once, plans, and compares with the folder. Contacts no
+ * CA, changes no DNS, writes nothing (a folder that does not exist yet reads as empty).
  */
 export async function dryRun(config: Config, consul: ConsulApi, store: CertStore, log: Logger, now = Date.now()): Promise<DryRunResult> {
   const { services } = await consul.catalogServices({});
-  const plan = planCertificates(
-    Object.entries(services).map(([name, tags]) => ({ name, tags })),
-    { allowDomains: config.allowDomains, allowWildcard: config.allowWildcard, domains: config.domains },
-  );
+  const planner = new IncrementalPlanner({
+    allowDomains: config.allowDomains,
+    allowWildcard: config.allowWildcard,
+    domains: config.domains,
+    listenPaths: config.listenPaths,
+  });
+  planner.update(new Map(Object.entries(services)), 'all');
+  for (const prefix of config.listenPaths) {
+    if (consul.kvList === undefined) throw new WhisperError('INTERNAL', 'this Consul client cannot list KV prefixes');
+    const { items } = await consul.kvList(staticKeyPrefix(prefix), {});
+    planner.updateStatic(prefix, kvEntries(items));
+  }
+  const plan = planner.plan;
   const items: DryRunItem[] = [];
   for (const cert of plan.certs) {
     let stored: StoredCert | undefined;
@@ -51,7 +66,7 @@ export async function dryRun(config: Config, consul: ConsulApi, store: CertStore
       reason: reason ?? `valid until ${stored!.notAfter.toISOString()}`,
     });
   }
-  return { items, problems: plan.problems };
+  return { items, problems: plan.problems, superseded: await supersededByPlan(plan.certs, store, config.certDir) };
 }
 
 /** The dry run as text for a terminal. */
@@ -59,6 +74,11 @@ export function formatDryRun(result: DryRunResult): string {
   const lines = [`whisper-ts dry run: ${result.items.length} certificate(s) planned, nothing ordered, nothing written`];
   for (const item of result.items) {
     lines.push(`  ${item.action === 'order' ? 'would order' : 'keep       '}  ${item.id}.pem  [${item.names.join(', ')}]  (${item.reason}; services: ${item.services.join(', ')})`);
+  }
+  for (const s of result.superseded ?? []) {
+    const how = s.action === 'remove' ? 'would remove' : 'duplicate   ';
+    const why = s.action === 'remove' ? `superseded by ${s.by.join(', ')}, once written` : `not written by whisper-ts: kept; remove it once ${s.by.join(', ')} is served`;
+    lines.push(`  ${how} ${s.file}  [${s.names.join(', ')}]  (${why})`);
   }
   for (const p of result.problems) lines.push(`  rejected     service ${JSON.stringify(p.service)}${p.tag ? ` tag ${JSON.stringify(p.tag)}` : ''}: ${p.message}`);
   return lines.join('\n') + '\n';

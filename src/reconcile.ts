@@ -1,7 +1,9 @@
 import type { Logger } from './log.js';
 import { WhisperError, isWhisperError, errorMessage } from './errors.js';
-import { diffPlans, type Plan } from './plan/planner.js';
+import { diffPlans, type Plan, type PlanProblem } from './plan/planner.js';
 import { IncrementalPlanner } from './plan/incremental.js';
+import { problemKey } from './plan/service.js';
+import { fromStatic } from './plan/static.js';
 import type { WantedCert } from './plan/types.js';
 import { X509Certificate } from 'node:crypto';
 import type { CertBundle, CertStore, StoredCert } from './store/types.js';
@@ -9,6 +11,7 @@ import type { Issuer } from './acme/types.js';
 import { hasProblemType, problemOf } from './acme/problems.js';
 import { renewalDue, sameNames } from './lifecycle/rule.js';
 import type { RenewalManager } from './lifecycle/manager.js';
+import { Retirer } from './lifecycle/retire.js';
 import type { RateBudget } from './limits/budget.js';
 import { classifyOrder } from './limits/classify.js';
 import type { BudgetOrder } from './limits/keys.js';
@@ -33,6 +36,8 @@ export interface ReconcilerDeps {
   readonly allowWildcard?: boolean;
   /** `--domain`: only these zones are handled, compared exactly. @default [] (every zone) */
   readonly domains?: readonly string[];
+  /** `--listen-path` prefixes (normalized) whose static entries {@link Reconciler.updateStatic} receives. @default [] */
+  readonly listenPaths?: readonly string[];
   /** ACME profile for new orders, when the CA offers it. */
   readonly profile?: string;
   /** @default Date.now */
@@ -49,8 +54,8 @@ export function orderReason(stored: StoredCert | undefined, cert: WantedCert, no
 }
 
 /**
- * Turns catalog snapshots into queued jobs, and runs one job: decide (missing, names changed, ARI window or
- * lifetime rule), consult the rate-limit budget, order, store, notify. The daemon and the tests share it.
+ * Turns catalog snapshots and static entries into queued jobs, and runs one job: decide (missing, names changed,
+ * ARI window or lifetime rule), consult the rate-limit budget, order, store, notify. The daemon and the tests share it.
  */
 export class Reconciler {
   private plan: Plan;
@@ -59,10 +64,21 @@ export class Reconciler {
   /** Certificates issued but not yet stored (a full or read-only disk): written on the retry, not ordered again. */
   private readonly unsaved = new Map<string, { names: readonly string[]; bundle: CertBundle; notAfter: number }>();
   private readonly now: () => number;
+  /** Removes superseded files (see `lifecycle/retire.ts`); made on first use. */
+  private retirerOnce: Retirer | undefined;
+  /** Certificates whose file was checked for superseded files since start (see {@link ensureInner}). */
+  private readonly judged = new Set<string>();
+  /** Whether the catalog was read once: static entries read before it wait for it, so the first plan has both. */
+  private catalogSeen = false;
 
   constructor(private readonly deps: ReconcilerDeps) {
     this.now = deps.now ?? Date.now;
-    this.planner = new IncrementalPlanner({ allowDomains: deps.allowDomains, allowWildcard: deps.allowWildcard ?? false, domains: deps.domains ?? [] });
+    this.planner = new IncrementalPlanner({
+      allowDomains: deps.allowDomains,
+      allowWildcard: deps.allowWildcard ?? false,
+      domains: deps.domains ?? [],
+      listenPaths: deps.listenPaths ?? [],
+    });
     this.plan = this.planner.plan;
   }
 
@@ -83,11 +99,33 @@ export class Reconciler {
    * tag is reported when it appears, not on every catalog change.
    */
   update(services: ReadonlyMap<string, readonly string[]>, changed: ReadonlySet<string> | 'all'): void {
+    this.catalogSeen = true;
     const next = this.planner.update(services, changed);
+    this.apply(next, (p) => changed === 'all' || p.service.split(', ').some((s) => changed.has(s)));
+  }
+
+  /**
+   * Re-plans after the static entries under listen path `prefix` changed: `entries` is every KV key under it now
+   * (full key → value; see `planStatic`). Until the catalog has been read once ({@link update}), the entries are
+   * planned but nothing is queued: the first plan then holds the catalog's certificates and the static ones
+   * together, so a certificate both ask for is ordered once, with all its names. A problem of a static entry is
+   * logged when it appears, not on every change.
+   */
+  updateStatic(prefix: string, entries: ReadonlyMap<string, string>): void {
+    const next = this.planner.updateStatic(prefix, entries);
+    if (this.catalogSeen) this.apply(next, () => false);
+  }
+
+  /**
+   * Acts on a new plan: logs the problems `touched` selects and those of static entries the plan acted on so far
+   * did not have, then queues what was added or changed and forgets what went away.
+   */
+  private apply(next: Plan, touched: (p: PlanProblem) => boolean): void {
     if (next === this.plan) return;
+    const before = new Set(this.plan.problems.map(problemKey));
     for (const p of next.problems) {
-      const touched = changed === 'all' || p.service.split(', ').some((s) => changed.has(s));
-      if (touched) this.deps.log.warn({ service: p.service, tag: p.tag, code: p.code }, p.message);
+      const fresh = fromStatic(p.service) && !before.has(problemKey(p));
+      if (touched(p) || fresh) this.deps.log.warn({ service: p.service, tag: p.tag, code: p.code }, p.message);
     }
     const diff = diffPlans(this.plan, next);
     const first = this.plan.certs.length === 0;
@@ -111,12 +149,31 @@ export class Reconciler {
   async sweep(): Promise<void> {
     for (const cert of this.plan.certs) this.deps.enqueue(cert, 'sweep');
     if (this.plan.certs.length === 0) return;
+    let files: StoredCert[];
     try {
-      const files = await this.deps.store.list();
+      files = await this.deps.store.list();
       this.deps.state.prune([...this.byId.keys(), ...files.map((c) => c.id)]);
     } catch (err) {
       this.deps.log.debug({ err: errorMessage(err) }, 'state not pruned: the store cannot be listed');
+      return;
     }
+    // Superseded files whose removal failed, or waited for another certificate's file, go now.
+    await this.retirer.atSweep(files);
+  }
+
+  private get retirer(): Retirer {
+    this.retirerOnce ??= new Retirer({
+      store: this.deps.store,
+      state: this.deps.state,
+      log: this.deps.log,
+      notify: this.deps.notify,
+      wanted: () => this.plan.certs,
+      requeue: (id) => {
+        const cert = this.byId.get(id);
+        if (cert) this.deps.enqueue(cert, 'removed while wanted again');
+      },
+    });
+    return this.retirerOnce;
   }
 
   /** One job: make sure the folder holds a valid certificate for `cert`, renewed on time. */
@@ -149,6 +206,11 @@ export class Reconciler {
     const decision = await this.deps.renewal.decide(cert, stored, signal, (order) => this.deps.budget.check(order, now));
     if (decision.action === 'wait') {
       log.debug({ notAfter: stored?.notAfter.toISOString(), nextRenewal: decision.nextAt.toISOString(), ari: decision.ari }, 'certificate present and valid; nothing to order');
+      // Once per run: a run stopped between a write and the removal it allowed finishes it now, not at the sweep.
+      if (stored && !this.judged.has(cert.id)) {
+        this.judged.add(cert.id);
+        await this.retirer.check(cert, stored);
+      }
       return;
     }
     // One classification of the order for the budget, used by the check here and by the record after the order.
@@ -169,6 +231,8 @@ export class Reconciler {
       if (notAfter !== undefined) this.unsaved.set(cert.id, { names: cert.names, bundle, notAfter });
     }
     const written = await this.deps.store.write(cert.id, bundle);
+    // Recorded at once: only a file whose serial is recorded here is ever removed as superseded.
+    this.deps.state.setCert(cert.id, (old) => ({ ...old, written: written.serial }));
     this.unsaved.delete(cert.id);
     this.deps.renewal.renewed(cert.id);
     log.info(
@@ -176,6 +240,9 @@ export class Reconciler {
       'certificate issued',
     );
     this.deps.notify([`${cert.id}.pem`]);
+    // The new file is in place: a file it supersedes (a zone grown to two vhosts, or shrunk to one) goes now.
+    this.judged.add(cert.id);
+    await this.retirer.check(cert, written);
     // Decide the next renewal of the new certificate now, so `status` shows it and its timer runs.
     await this.deps.renewal.decide(cert, written, signal).catch(() => undefined);
   }

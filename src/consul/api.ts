@@ -67,6 +67,8 @@ export interface ConsulApi {
   kvRead?(key: string, opts: KvQuery): Promise<KvRead>;
   /** GET /v1/kv/<prefix>?recurse (blocking when index > 0). */
   kvList?(prefix: string, opts: KvQuery): Promise<KvListing>;
+  /** DELETE /v1/kv/<key> (one key, not recursive); a key that does not exist counts as deleted. */
+  kvDelete?(key: string, signal?: AbortSignal): Promise<void>;
 }
 
 /** A session for a leader lock (see {@link ConsulApi.sessionCreate}). */
@@ -144,7 +146,7 @@ type Answer = [res: IncomingMessage, body?: unknown];
 /** The part of node-consul used here; its bundled types do not declare `ctx` and `timeout`. */
 interface NodeConsul {
   catalog: { service: { list(opts: CallOptions): Promise<Answer> } };
-  kv: { get(opts: CallOptions): Promise<Answer>; set(opts: CallOptions): Promise<Answer> };
+  kv: { get(opts: CallOptions): Promise<Answer>; set(opts: CallOptions): Promise<Answer>; del(opts: CallOptions): Promise<Answer> };
   agent: {
     service: { register(opts: CallOptions): Promise<Answer>; deregister(opts: CallOptions): Promise<Answer> };
     check: { pass(opts: CallOptions): Promise<Answer> };
@@ -266,6 +268,11 @@ export function createConsulApi(options: ConsulApiOptions): ConsulApi {
     async kvRelease(key, session, signal) {
       const [, ok] = await call(kvEndpoint('PUT', `${key}?release`), marginMs, signal, (o) => consul.kv.set({ ...o, key, value: '', release: session }));
       return ok === true;
+    },
+
+    async kvDelete(key, signal) {
+      const [, ok] = await call(kvEndpoint('DELETE', key), marginMs, signal, (o) => consul.kv.del({ ...o, key }));
+      if (ok !== true) throw new WhisperError('CONSUL_ERROR', `Consul at ${where} did not delete ${kvEndpoint('DELETE', key)}`, { retryable: true });
     },
 
     async kvRead(key, { index, wait, signal }) {

@@ -38,7 +38,8 @@ export function assertKvSize(id: string, value: string): void {
 
 /** Options of {@link createKvMirrorStore} and {@link publishFolder}. */
 export interface KvMirrorOptions {
-  readonly api: Pick<ConsulApi, 'kvSet'>;
+  /** `kvDelete` is needed by `remove` only. */
+  readonly api: Pick<ConsulApi, 'kvSet' | 'kvDelete'>;
   /** KV prefix of the bundles. @default 'whisper/certs' */
   readonly prefix?: string;
   readonly log: Logger;
@@ -69,10 +70,15 @@ async function putWithRetry(options: KvMirrorOptions, key: string, value: string
  * A {@link CertStore} that writes to `inner` (the folder) and then puts the combined PEM in Consul KV under
  * `<prefix>/<id>`, where followers copy it from. A KV failure is logged, not thrown: the certificate is valid and
  * on disk, and ordering it again would waste the CA's rate limits.
+ *
+ * `remove` deletes the KV copy first, then the files: followers remove their copy when they see it gone (see
+ * `runKvSync`), and a KV copy left behind would be copied back into a new leader's folder. A failed delete throws
+ * (retryable) and leaves the files, so the next sweep tries both again.
  */
 export function createKvMirrorStore(inner: CertStore, options: KvMirrorOptions): CertStore {
   const prefix = options.prefix ?? 'whisper/certs';
   const codec = options.codec ?? kvCodec(undefined);
+  const removeFiles = inner.remove?.bind(inner);
   return {
     read: (id) => inner.read(id),
     list: (onProblem) => inner.list(onProblem),
@@ -87,7 +93,20 @@ export function createKvMirrorStore(inner: CertStore, options: KvMirrorOptions):
       if (await putWithRetry(options, key, value)) options.log.debug({ id, serial: stored.serial }, 'certificate copied to Consul KV');
       return stored;
     },
+    ...(removeFiles ? { remove: (id: string) => removeBoth(removeFiles, options, `${prefix}/${id}`, id) } : {}),
   } satisfies CertStore;
+}
+
+async function removeBoth(removeFiles: (id: string) => Promise<void>, options: KvMirrorOptions, key: string, id: string): Promise<void> {
+  const kvDelete = options.api.kvDelete;
+  if (kvDelete === undefined) throw new WhisperError('STORE_WRITE', `cannot remove ${id}: this Consul client cannot delete KV keys`);
+  try {
+    await kvDelete.call(options.api, key);
+  } catch (err) {
+    throw new WhisperError('STORE_WRITE', `cannot delete Consul KV key ${key}: ${errorMessage(err)}; the files of ${id} are kept until it is`, { retryable: true, cause: err });
+  }
+  options.log.debug({ id, key }, 'certificate deleted from Consul KV');
+  await removeFiles(id);
 }
 
 /**

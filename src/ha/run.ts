@@ -36,9 +36,11 @@ export interface HaRunOptions {
 
 /**
  * The folder, bumping the notify key for each certificate once its write is done (fsync'd and renamed into place):
- * this host's HAProxy reloads on a file it can read, never on the KV change that announced it.
+ * this host's HAProxy reloads on a file it can read, never on the KV change that announced it. A removal (of a
+ * superseded certificate) bumps it too, so HAProxy drops the old file once the folder is consistent.
  */
 function notifyingFolder(folder: CertStore, notifier: Notifier): CertStore {
+  const remove = folder.remove?.bind(folder);
   return {
     ...folder,
     async write(id, bundle) {
@@ -46,6 +48,14 @@ function notifyingFolder(folder: CertStore, notifier: Notifier): CertStore {
       notifier.changed([`${id}.pem`]);
       return stored;
     },
+    ...(remove
+      ? {
+          async remove(id: string) {
+            await remove(id);
+            notifier.changed([`${id}.pem`]);
+          },
+        }
+      : {}),
   };
 }
 

@@ -1,8 +1,15 @@
 import { createAllowList, type AllowList } from './allow.js';
 import { assemblePlan, checkedMaxNames, type Plan, type PlanOptions } from './planner.js';
 import { planService, type ServicePlan } from './service.js';
+import { nestedPrefixes, planStatic } from './static.js';
 
 const EMPTY_PLAN: Plan = Object.freeze({ certs: Object.freeze([]), problems: Object.freeze([]) });
+
+/** Options of {@link IncrementalPlanner}: the planner's, and the listen paths of static entries. */
+export interface IncrementalPlanOptions extends PlanOptions {
+  /** `--listen-path` prefixes (normalized), so a key under two of them counts for the deeper one only. @default [] */
+  readonly listenPaths?: readonly string[];
+}
 
 /**
  * The planner of a running daemon: keeps each service's part of the plan, and on a catalog change works out only
@@ -10,7 +17,9 @@ const EMPTY_PLAN: Plan = Object.freeze({ certs: Object.freeze([]), problems: Obj
  * costs one tag parse, not 10,000 (and no re-validation of every hostname); a change that leaves every service's
  * part as it was (a service that asks for no certificate, before or after; a tag that changes nothing) returns the
  * previous plan object itself. The plan equals
- * `planCertificates` of the whole catalog (a unit test checks this on random change sequences).
+ * `planCertificates` of the whole catalog (a unit test checks this on random change sequences). Static entries
+ * (`--listen-path`) join it as parts of their own (see {@link IncrementalPlanner.updateStatic}), so a certificate
+ * asked for by a service and by a static entry is one certificate.
  */
 export class IncrementalPlanner {
   readonly #allow: AllowList;
@@ -19,14 +28,18 @@ export class IncrementalPlanner {
   readonly #domains: ReadonlySet<string>;
   /** Services that ask for something, by name. */
   readonly #parts = new Map<string, ServicePlan>();
+  readonly #listenPaths: readonly string[];
+  /** Static entries' parts: listen path → KV key → part. */
+  readonly #static = new Map<string, ReadonlyMap<string, ServicePlan>>();
   #plan: Plan = EMPTY_PLAN;
 
   /** @throws WhisperError `CONFIG_INVALID` for an invalid allow-list entry or `maxNames`. */
-  constructor(options: PlanOptions = {}) {
+  constructor(options: IncrementalPlanOptions = {}) {
     this.#maxNames = checkedMaxNames(options.maxNames);
     this.#allow = createAllowList(options.allowDomains ?? []);
     this.#allowWildcard = options.allowWildcard === true;
     this.#domains = new Set(options.domains ?? []);
+    this.#listenPaths = options.listenPaths ?? [];
   }
 
   /** The current plan. */
@@ -52,8 +65,33 @@ export class IncrementalPlanner {
         else touched = this.#set(name, tags) || touched;
       }
     }
-    if (touched) this.#plan = assemblePlan(this.#parts.values(), this.#maxNames);
+    if (touched) this.#assemble();
     return this.#plan;
+  }
+
+  /**
+   * Re-plans after the static entries under listen path `prefix` changed: `entries` is every key under it now (full
+   * key → value), replacing what that prefix held before (see `planStatic`). Returns the new plan, or the previous
+   * plan object when no entry's part changed (a value changed from one non-`SAN` value to another, say).
+   */
+  updateStatic(prefix: string, entries: ReadonlyMap<string, string>): Plan {
+    const options = { allowWildcard: this.#allowWildcard, domains: this.#domains, nested: nestedPrefixes(prefix, this.#listenPaths) };
+    const next = new Map(planStatic(prefix, entries, this.#allow, options).map((part) => [part.service, part]));
+    const before = this.#static.get(prefix) ?? new Map<string, ServicePlan>();
+    if (next.size === before.size && [...next].every(([key, part]) => sameOrAbsent(before.get(key), part))) return this.#plan;
+    if (next.size === 0) this.#static.delete(prefix);
+    else this.#static.set(prefix, next);
+    this.#assemble();
+    return this.#plan;
+  }
+
+  #assemble(): void {
+    this.#plan = assemblePlan(this.#allParts(), this.#maxNames);
+  }
+
+  *#allParts(): Iterable<ServicePlan> {
+    yield* this.#parts.values();
+    for (const parts of this.#static.values()) yield* parts.values();
   }
 
   /** Works out one service's part; true when it differs from the part before (a new tag that changes nothing: false). */
@@ -64,6 +102,10 @@ export class IncrementalPlanner {
     this.#parts.set(name, part);
     return before === undefined || !samePart(before, part);
   }
+}
+
+function sameOrAbsent(before: ServicePlan | undefined, part: ServicePlan): boolean {
+  return before !== undefined && samePart(before, part);
 }
 
 /** Same certificates, names and problems (in the same order: both come from the same tags' parse order). */

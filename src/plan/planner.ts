@@ -41,6 +41,10 @@ export function compareStrings(a: string, b: string): number {
  * otherwise nothing. The only wildcard is `vhost=*` (→ `*.<zone>`), with `allowWildcard` only: without it, a
  * service with that tag is skipped whole, with a `DOMAIN_NOT_ALLOWED` problem.
  *
+ * File names follow whisper: a certificate whose hosts are exactly one name is `<name>` (`<name>.pem`), so a zone
+ * with a single vhost gets `<vhost>.<zone>`, not `multi-hosts.<zone>`; that id is then the same certificate as the
+ * service certificate of the same name, if any (see {@link assemblePlan} for the exceptions).
+ *
  * Each invalid zone, vhost or service name, and each name outside the allow-list, becomes a
  * {@link PlanProblem} and is skipped; the rest of the service still counts. A multi-host
  * certificate over `maxNames` names is split in sorted chunks (`multi-hosts.<zone>`,
@@ -72,6 +76,11 @@ export function checkedMaxNames(maxNames = DEFAULT_MAX_NAMES): number {
 /**
  * Joins services' parts (from `planService`) into the plan: single-host certificates by id, each zone's names into
  * its multi-host certificate(s), every object frozen and sorted so any order of `parts` gives an equal plan.
+ *
+ * A zone whose vhosts are exactly one name gets that name's own certificate (id = the name, kind `single`), as
+ * whisper named it; a service certificate of the same name is the same id and the same names, so the two are one
+ * certificate whose services are both's. Only two or more names make `multi-hosts.<zone>`. A lone vhost keeps
+ * `multi-hosts.<zone>` when its name cannot be a file name of its own (see {@link loneVhostId}).
  */
 export function assemblePlan(parts: Iterable<ServicePlan>, maxNames: number): Plan {
   /** single-host id → zones it came from and services. */
@@ -79,13 +88,14 @@ export function assemblePlan(parts: Iterable<ServicePlan>, maxNames: number): Pl
   /** zone → name → services. */
   const zones = new Map<string, Map<string, Set<string>>>();
   const problems = new Map<string, PlanProblem>();
+  const addSingle = (id: string, zone: string, services: Iterable<string>): void => {
+    let entry = singles.get(id);
+    if (entry === undefined) singles.set(id, (entry = { zones: new Set(), services: new Set() }));
+    entry.zones.add(zone);
+    for (const service of services) entry.services.add(service);
+  };
   for (const part of parts) {
-    for (const { id, zone } of part.singles) {
-      let entry = singles.get(id);
-      if (entry === undefined) singles.set(id, (entry = { zones: new Set(), services: new Set() }));
-      entry.zones.add(zone);
-      entry.services.add(part.service);
-    }
+    for (const { id, zone } of part.singles) addSingle(id, zone, [part.service]);
     for (const { zone, name } of part.vhosts) {
       let names = zones.get(zone);
       if (names === undefined) zones.set(zone, (names = new Map()));
@@ -97,13 +107,18 @@ export function assemblePlan(parts: Iterable<ServicePlan>, maxNames: number): Pl
   }
 
   const certs: WantedCert[] = [];
+  for (const [zone, names] of zones) {
+    const [lone] = names.size === 1 ? names : [];
+    const id = lone === undefined ? undefined : loneVhostId(lone[0]);
+    if (lone !== undefined && id !== undefined) addSingle(id, zone, lone[1]);
+    else certs.push(...multiCerts(zone, names, maxNames, problems));
+  }
   for (const [id, single] of singles) {
     // The same host can come from two zones (service `www.a` in `example.com`, `www` in
     // `a.example.com`); the most specific zone is kept so the choice does not depend on order.
     const zone = [...single.zones].sort((a, b) => b.length - a.length || compareStrings(a, b))[0] ?? '';
     certs.push(wanted(id, 'single', zone, [id], single.services));
   }
-  for (const [zone, names] of zones) certs.push(...multiCerts(zone, names, maxNames, problems));
   certs.sort((a, b) => compareStrings(a.id, b.id));
 
   const sorted = [...problems.values()].sort(
@@ -114,6 +129,20 @@ export function assemblePlan(parts: Iterable<ServicePlan>, maxNames: number): Pl
       compareStrings(a.message, b.message),
   );
   return Object.freeze({ certs: Object.freeze(certs), problems: Object.freeze(sorted) });
+}
+
+/** First labels of multi-host ids (as `RESERVED_FIRST_LABEL` in service.ts): a single-host id using them could take such a file. */
+const MULTI_FIRST_LABEL = /^multi-hosts(?:-[0-9]+)?\./;
+
+/**
+ * The id of a zone's lone vhost `name`: the name itself, as whisper named it, or `undefined` to keep it in
+ * `multi-hosts.<zone>` when the name is unfit as a file name of its own: a wildcard (`*.<zone>`: a `*` in a file
+ * name is hostile to shells and globs), a first label reserved for multi-host ids (`multi-hosts.a` of `example.com`
+ * would be the id of zone `a.example.com`'s multi-host certificate), or a name longer than {@link MAX_CERT_ID_LENGTH}.
+ */
+function loneVhostId(name: string): string | undefined {
+  if (name.startsWith('*') || MULTI_FIRST_LABEL.test(name) || name.length > MAX_CERT_ID_LENGTH) return undefined;
+  return name;
 }
 
 function multiCerts(zone: string, byName: Map<string, Set<string>>, maxNames: number, problems: Map<string, PlanProblem>): WantedCert[] {

@@ -6,11 +6,14 @@ import { quote } from './quote.js';
 import { parseTags } from './tags.js';
 import type { ServiceTags } from './types.js';
 
-/** Something in a service's tags the planner skipped, and why. */
+/** Something in a service's tags (or a static entry) the planner skipped, and why. */
 export interface PlanProblem {
-  /** The Consul service whose tags asked for it (several, comma-separated, for `TOO_MANY_NAMES`). */
+  /**
+   * The Consul service whose tags asked for it (several, comma-separated, for `TOO_MANY_NAMES`), or `kv:<key>` for a
+   * static entry of `--listen-path`.
+   */
   readonly service: string;
-  /** The tag at fault, as `key=value` (value trimmed). */
+  /** The tag at fault, as `key=value` (value trimmed); absent for a static entry (the key is the `service`). */
   readonly tag?: string;
   /** `HOSTNAME_INVALID`, `DOMAIN_NOT_ALLOWED` (also a `vhost=*` without `--allow-wildcard`) or `TOO_MANY_NAMES`. */
   readonly code: ErrorCode;
@@ -48,12 +51,26 @@ export interface ServicePlanOptions {
   readonly domains?: ReadonlySet<string>;
 }
 
-interface Draft {
+/** A part being built (see {@link newDraft}); the `add…` helpers fill it, {@link finishDraft} freezes it. */
+export interface Draft {
   readonly service: string;
   readonly allow: AllowList;
   readonly singles: Array<{ id: string; zone: string }>;
   readonly vhosts: Array<{ zone: string; name: string }>;
   readonly problems: Map<string, PlanProblem>;
+}
+
+/** Why a `*` name is refused without `--allow-wildcard`. */
+export const WILDCARD_REFUSED = 'a wildcard certificate needs --allow-wildcard; nothing is ordered for this service';
+
+/** An empty part for `service` (a Consul service, or a static entry's `kv:<key>`). */
+export function newDraft(service: string, allow: AllowList): Draft {
+  return { service, allow, singles: [], vhosts: [], problems: new Map() };
+}
+
+/** The frozen part of a draft. */
+export function finishDraft(d: Draft): ServicePlan {
+  return Object.freeze({ service: d.service, singles: d.singles, vhosts: d.vhosts, problems: [...d.problems.values()] });
 }
 
 /**
@@ -73,35 +90,38 @@ export function planService(service: ServiceTags, allow: AllowList, options: Ser
   const single = vhosts === undefined && hasSsl;
   if (dns === undefined || (!multi && !single)) return undefined;
 
-  const d: Draft = { service: service.name, allow, singles: [], vhosts: [], problems: new Map() };
+  const d = newDraft(service.name, allow);
   if (multi && vhosts.includes('*') && options.allowWildcard !== true) {
-    const message = 'a wildcard certificate needs --allow-wildcard; nothing is ordered for this service';
-    addProblem(d.problems, d.service, 'vhost=*', 'DOMAIN_NOT_ALLOWED', message);
-    return Object.freeze({ service: d.service, singles: [], vhosts: [], problems: [...d.problems.values()] });
+    addProblem(d.problems, d.service, 'vhost=*', 'DOMAIN_NOT_ALLOWED', WILDCARD_REFUSED);
+    return finishDraft(d);
   }
   const seen = new Set<string>();
   for (const rawZone of dns) {
     const dnsTag = `dns=${rawZone}`;
-    let zone: string;
-    try {
-      zone = normalizeHostname(rawZone);
-    } catch (err) {
-      addProblem(d.problems, d.service, dnsTag, 'HOSTNAME_INVALID', `invalid zone: ${errorMessage(err)}`);
-      continue;
-    }
-    if (seen.has(zone) || !zoneHandled(zone, options.domains)) continue;
+    const zone = checkedZone(d, dnsTag, rawZone);
+    if (zone === undefined || seen.has(zone) || !zoneHandled(zone, options.domains)) continue;
     seen.add(zone);
     if (multi) {
-      for (const vhost of vhosts ?? []) addVhost(d, zone, vhost);
+      for (const vhost of vhosts ?? []) addVhost(d, zone, vhost, `vhost=${vhost}`);
     } else {
-      addSingle(d, zone, dnsTag);
+      addSingle(d, zone, d.service, dnsTag);
     }
   }
-  return Object.freeze({ service: d.service, singles: d.singles, vhosts: d.vhosts, problems: [...d.problems.values()] });
+  return finishDraft(d);
 }
 
-function addVhost(d: Draft, zone: string, vhost: string): void {
-  const tag = `vhost=${vhost}`;
+/** Normalizes a zone; records a problem (against `tag`) and returns undefined when it is not valid. */
+export function checkedZone(d: Draft, tag: string | undefined, rawZone: string): string | undefined {
+  try {
+    return normalizeHostname(rawZone);
+  } catch (err) {
+    addProblem(d.problems, d.service, tag, 'HOSTNAME_INVALID', `invalid zone: ${errorMessage(err)}`);
+    return undefined;
+  }
+}
+
+/** Adds `<vhost>.<zone>` to the zone's multi-host certificate; `*` only as the whole vhost (the caller checks `--allow-wildcard`). */
+export function addVhost(d: Draft, zone: string, vhost: string, tag: string | undefined): void {
   if (vhost !== '*' && vhost.includes('*')) {
     addProblem(d.problems, d.service, tag, 'HOSTNAME_INVALID', `the only wildcard allowed is vhost=* (for *.${zone})`);
     return;
@@ -110,24 +130,25 @@ function addVhost(d: Draft, zone: string, vhost: string): void {
   if (name !== undefined) d.vhosts.push({ zone, name });
 }
 
-function addSingle(d: Draft, zone: string, dnsTag: string): void {
-  const name = checkedName(d, dnsTag, `${d.service}.${zone}`, false);
+/** Gives `<host>.<zone>` a certificate of its own, unless invalid, not allowed, reserved or too long for a file name. */
+export function addSingle(d: Draft, zone: string, host: string, tag: string | undefined): void {
+  const name = checkedName(d, tag, `${host}.${zone}`, false);
   if (name === undefined) return;
   const first = name.slice(0, name.indexOf('.'));
   if (RESERVED_FIRST_LABEL.test(first)) {
-    addProblem(d.problems, d.service, dnsTag, 'HOSTNAME_INVALID', `${quote(name)}: ${quote(first)} is reserved for multi-host certificates`);
+    addProblem(d.problems, d.service, tag, 'HOSTNAME_INVALID', `${quote(name)}: ${quote(first)} is reserved for multi-host certificates`);
     return;
   }
   if (name.length > MAX_CERT_ID_LENGTH) {
     const message = `${quote(name)} is longer than ${MAX_CERT_ID_LENGTH} characters, too long for a certificate file name`;
-    addProblem(d.problems, d.service, dnsTag, 'HOSTNAME_INVALID', message);
+    addProblem(d.problems, d.service, tag, 'HOSTNAME_INVALID', message);
     return;
   }
   d.singles.push({ id: name, zone });
 }
 
 /** Normalizes and allow-checks one name; records a problem and returns undefined when it fails. */
-function checkedName(d: Draft, tag: string, raw: string, wildcard: boolean): string | undefined {
+function checkedName(d: Draft, tag: string | undefined, raw: string, wildcard: boolean): string | undefined {
   let name: string;
   try {
     name = normalizeHostname(raw, { allowWildcard: wildcard });

@@ -1,11 +1,16 @@
 /** What the planner wants to exist: one certificate, with the names it must cover. */
 export interface WantedCert {
   /**
-   * Stable identity and file base name: `<host>.<zone>` for a single-host certificate,
-   * `multi-hosts.<zone>` for the multi-host certificate of a zone. Validated: safe as a file name.
+   * Stable identity and file base name: the name itself (`<host>.<zone>`) for a certificate of one name,
+   * `multi-hosts.<zone>` (`multi-hosts-2.<zone>`, ... when split) for a zone's vhosts when they are two or more.
+   * Validated: safe as a file name.
    */
   readonly id: string;
-  /** `single`: a service's own certificate; `multi`: every vhost of a zone. */
+  /**
+   * How the id is formed, whisper's file naming: `single` is one name, the id (a service's own certificate, a zone's
+   * lone vhost, or both); `multi` is a `multi-hosts` certificate of a zone: two or more vhosts, or a lone vhost that
+   * cannot be a file name of its own (a wildcard `*.<zone>`).
+   */
   readonly kind: 'single' | 'multi';
   /** The DNS zone the names belong to (lowercase, no trailing dot). */
   readonly zone: string;

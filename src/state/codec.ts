@@ -41,6 +41,7 @@ function encodeCert(c: CertState): Json {
   if (c.ca) out.ca = c.ca;
   if (c.replacesRefused) out.replacesRefused = c.replacesRefused;
   if (c.ariCertId) out.ariCertId = c.ariCertId;
+  if (c.written) out.written = c.written;
   return out;
 }
 
@@ -133,6 +134,7 @@ function decodeCert(raw: unknown, where: string): CertState {
   if (o.ca !== undefined) out.ca = string(o.ca, `${where}.ca`);
   if (o.replacesRefused !== undefined) out.replacesRefused = string(o.replacesRefused, `${where}.replacesRefused`);
   if (o.ariCertId !== undefined) out.ariCertId = string(o.ariCertId, `${where}.ariCertId`);
+  if (o.written !== undefined) out.written = string(o.written, `${where}.written`);
   return out;
 }
 

@@ -79,6 +79,16 @@ export class StateKeeper {
     this.schedule();
   }
 
+  /** Drops one certificate's entry (its files were removed) and schedules a write if there was one. */
+  deleteCert(id: string): void {
+    if (this.certs.delete(id)) this.schedule();
+  }
+
+  /** Ids of the certificates with an entry. */
+  ids(): string[] {
+    return [...this.certs.keys()];
+  }
+
   /** Replaces the budget history and schedules a write. */
   setBudget(budget: WhisperState['budget']): void {
     this.budget = budget;

@@ -34,6 +34,12 @@ export interface CertState {
   readonly replacesRefused?: string;
   /** ARI certID of the certificate the ARI fields above belong to: a window of another certificate is never used. */
   readonly ariCertId?: string;
+  /**
+   * Serial number (uppercase hex) of the certificate whisper-ts last wrote under this id. The file is whisper-ts's
+   * own while it holds that serial: only then may it be removed when superseded. `ca` cannot tell this, as it is
+   * also inferred for files of whisper; a file of whisper, or one copied in by hand, has no serial recorded here.
+   */
+  readonly written?: string;
 }
 
 /** Everything the daemon keeps between runs, besides the certificates and the account. */

@@ -2,9 +2,10 @@ import { promises as fsp, type Dirent } from 'node:fs';
 import path from 'node:path';
 import { WhisperError, errorMessage } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
-import { readAccountFiles, replaceAccountFiles, writeAccountFiles } from './account-files.js';
+import { readAccountFiles, replaceAccountFiles, writeAccountFiles, type AccountFiles } from './account-files.js';
+import { describeSource, resolveAccountKeyFile, type KeyPathFs } from './account-key-path.js';
 import { ensureDir, nodeFs, writeFileAtomic, type AtomicFs } from './atomic.js';
-import { writeCertbot, writePkcs12, type FormatContext, type StoreFormat } from './formats.js';
+import { removeCertbot, removePkcs12, writeCertbot, writePkcs12, type FormatContext, type StoreFormat } from './formats.js';
 import { assertValidId, isValidId } from './ids.js';
 import { checkBundle, describeCert, parseStoredFile, withNewline } from './pem.js';
 import { probeWritable } from './probe.js';
@@ -28,6 +29,15 @@ export interface FolderStoreOptions {
   fs?: AtomicFs;
   /** Clock (ms since the epoch) that decides which listed certificates are reported as expired. @default Date.now */
   now?: () => number;
+  /**
+   * `-a, --acme-key`: the ACME account key file (absolute), used wherever it is and created there when missing.
+   * @default `<folder>/.acme` if it exists, else `<homeDir>/.acme` if it exists, else a new key at `<folder>/.acme`
+   */
+  accountKeyFile?: string;
+  /** The home folder whose `.acme` is the last whisper's default account key (`os.homedir()`). @default none: not looked at */
+  homeDir?: string;
+  /** File checks of the account key's resolution, for fault injection in tests. @default node's fs */
+  keyPathFs?: KeyPathFs;
 }
 
 /** The folder store: a {@link CertStore}, plus what the daemon does with the folder at start. */
@@ -48,6 +58,10 @@ const MULTI_ID = /^multi-hosts(?:-[0-9]+)?\./;
  * The certificate folder in whisper's layout: `<id>.pem` (private key, leaf, chain: HAProxy's
  * combined file), `.acme` (the account key) and `.acme.json` (account URLs per directory).
  * Every write is atomic; key material is mode 0600; the folder is created 0700 when missing.
+ *
+ * The account key file is resolved at each account read or write (see `resolveAccountKeyFile`): `-a`, the folder's
+ * `.acme`, `~/.acme`, or a new `<folder>/.acme`; the file in use and why is logged (info) whenever it changes. Its URLs
+ * always live in `<folder>/.acme.json`. A key file the user gave is never replaced (see `replaceAccountFiles`).
  */
 export function createFolderStore(dir: string, options: FolderStoreOptions = {}): FolderStore {
   const root = path.resolve(dir);
@@ -122,18 +136,46 @@ export function createFolderStore(dir: string, options: FolderStoreOptions = {})
     return describeCert(id, file, leaf);
   }
 
+  async function remove(id: string): Promise<void> {
+    assertValidId(id);
+    // The mirror of `write`: the HAProxy file goes last, so a failure leaves it there, to be seen and retried.
+    try {
+      if (formats.has('certbot')) await removeCertbot(id, formatCtx);
+      if (formats.has('pkcs12')) await removePkcs12(id, formatCtx);
+      await fs.unlink(fileOf(id));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw new WhisperError('STORE_WRITE', `cannot remove certificate ${id} from ${root}: ${errorMessage(err)}`, { retryable: true, cause: err });
+    }
+  }
+
+  let loggedKey: string | undefined;
+  async function accountFiles(): Promise<AccountFiles> {
+    const places = {
+      folder: root,
+      ...(options.accountKeyFile === undefined ? {} : { file: path.resolve(options.accountKeyFile) }),
+      ...(options.homeDir ? { home: options.homeDir } : {}),
+    };
+    const key = await resolveAccountKeyFile(places, options.keyPathFs);
+    const seen = `${key.source} ${key.file}`;
+    if (seen !== loggedKey) {
+      loggedKey = seen;
+      const missing = key.source === 'option' && !key.exists ? '; it does not exist yet: a new key is created there' : '';
+      log.info({ file: key.file, source: key.source, exists: key.exists }, `ACME account key: ${key.file} (${describeSource(key.source)}${missing})`);
+    }
+    return { dir: root, key };
+  }
+
   async function readAccount(): Promise<AccountRecord | undefined> {
-    return readAccountFiles(root, log);
+    return readAccountFiles(await accountFiles(), log);
   }
 
   async function writeAccount(account: AccountRecord): Promise<void> {
-    await ensureDir(root, fs);
-    await writeAccountFiles(root, account, fs);
+    await writeAccountFiles(await accountFiles(), account, fs);
   }
 
   async function replaceAccount(account: AccountRecord): Promise<string | undefined> {
-    await ensureDir(root, fs);
-    return replaceAccountFiles(root, account, fs, now());
+    return replaceAccountFiles(await accountFiles(), account, fs, now());
   }
 
   const cleanTemp = () => removeTempFiles(root, { formatsDir: formatCtx.dir, fs, log });
@@ -152,7 +194,7 @@ export function createFolderStore(dir: string, options: FolderStoreOptions = {})
     }
   }
 
-  return { read, list, write, readAccount, writeAccount, replaceAccount, checkWritable, removeTempFiles: cleanTemp } satisfies FolderStore;
+  return { read, list, write, remove, readAccount, writeAccount, replaceAccount, checkWritable, removeTempFiles: cleanTemp } satisfies FolderStore;
 }
 
 /**

@@ -1,3 +1,4 @@
+import { promises as fsp } from 'node:fs';
 import path from 'node:path';
 import { WhisperError } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -60,4 +61,34 @@ export async function writePkcs12(input: FormatInput, ctx: FormatContext): Promi
     throw new WhisperError('STORE_WRITE', `cannot build ${file}: ${(err as Error).message}`, { cause: err });
   }
   await writeFileAtomic(file, der, { fs: ctx.fs, mode: 0o600 });
+}
+
+/** Removes `file`; one already gone counts as removed. */
+async function unlinkIfPresent(file: string, fs: AtomicFs): Promise<void> {
+  try {
+    await fs.unlink(file);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+}
+
+/**
+ * Removes the certbot folder of `id` ({@link writeCertbot}'s files, one unlink each), then the folder itself when
+ * nothing else is in it: a file someone else put there is kept, and so is the folder. Files already gone count
+ * as removed.
+ */
+export async function removeCertbot(id: string, ctx: Pick<FormatContext, 'dir' | 'fs'>): Promise<void> {
+  const folder = path.join(ctx.dir, id);
+  for (const name of CERTBOT_FILES) await unlinkIfPresent(path.join(folder, name), ctx.fs);
+  try {
+    await fsp.rmdir(folder);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== 'ENOENT' && code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
+  }
+}
+
+/** Removes `<dir>/<id>.p12` ({@link writePkcs12}'s file); one already gone counts as removed. */
+export async function removePkcs12(id: string, ctx: Pick<FormatContext, 'dir' | 'fs'>): Promise<void> {
+  await unlinkIfPresent(path.join(ctx.dir, `${id}.p12`), ctx.fs);
 }

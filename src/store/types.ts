@@ -49,6 +49,13 @@ export interface CertStore {
   list(onProblem?: (file: string, err: Error) => void): Promise<StoredCert[]>;
   /** Write (or replace) the certificate `id` atomically. Returns what was stored. */
   write(id: string, bundle: CertBundle): Promise<StoredCert>;
+  /**
+   * Removes the certificate `id`: its extra formats, then its HAProxy file last (so a failure leaves that file, and
+   * the removal is tried again when it is seen again), each with one unlink; files already gone count as removed.
+   * Only for a file whisper-ts wrote and that another file now replaces (see `lifecycle/supersede.ts`): `list`
+   * never deletes. Throws a retryable `STORE_WRITE` when a file could not be removed.
+   */
+  remove?(id: string): Promise<void>;
   /** The ACME account, or `undefined` before the first registration. */
   readAccount(): Promise<AccountRecord | undefined>;
   /** Save the ACME account (key mode 0600). */

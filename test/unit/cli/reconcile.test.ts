@@ -62,10 +62,10 @@ const catalog = (...services: Array<{ name: string; tags: string[] }>) => new Ma
 describe('Reconciler.update', () => {
   it('queues new and changed certificates, forgets removed ones', () => {
     const { r, enqueued, forgotten } = fakes();
-    r.update(catalog(svc('web', ['dns=example.com', 'ssl=on']), svc('a', ['dns=example.com', 'vhost=a', 'https=443'])), 'all');
+    r.update(catalog(svc('web', ['dns=example.com', 'ssl=on']), svc('a', ['dns=example.com', 'vhost=a', 'vhost=c', 'https=443'])), 'all');
     expect(enqueued).toEqual([['multi-hosts.example.com', 'start'], ['web.example.com', 'start']]);
     enqueued.length = 0;
-    r.update(catalog(svc('a', ['dns=example.com', 'vhost=a', 'https=443']), svc('b', ['dns=example.com', 'vhost=b', 'https=443'])), new Set(['b', 'web']));
+    r.update(catalog(svc('a', ['dns=example.com', 'vhost=a', 'vhost=c', 'https=443']), svc('b', ['dns=example.com', 'vhost=b', 'https=443'])), new Set(['b', 'web']));
     expect(enqueued).toEqual([['multi-hosts.example.com', 'names changed']]);
     expect(forgotten).toEqual(['web.example.com']);
   });

@@ -81,6 +81,11 @@ export function fakeKv() {
       check();
       put(key, value);
     },
+    async kvDelete(key: string): Promise<void> {
+      calls.push(`delete ${key}`);
+      check();
+      if (items.has(key)) remove(key);
+    },
     async kvList(prefix: string): Promise<KvListing> {
       check();
       return { index, items: [...items.keys()].filter((k) => k.startsWith(prefix)).sort().map((k) => item(k)!) };
@@ -101,6 +106,6 @@ export function fakeKv() {
       put(key, it.value);
       return true;
     },
-  } satisfies Pick<Required<ConsulApi>, 'kvRead' | 'kvCas' | 'kvSet' | 'kvList' | 'kvAcquire' | 'kvRelease'>;
+  } satisfies Pick<Required<ConsulApi>, 'kvRead' | 'kvCas' | 'kvSet' | 'kvDelete' | 'kvList' | 'kvAcquire' | 'kvRelease'>;
   return { api, calls, state, put, remove, clear, get: (key: string) => items.get(key)?.value, keys: () => [...items.keys()] };
 }

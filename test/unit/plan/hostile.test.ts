@@ -21,7 +21,7 @@ describe('planCertificates: hostile tags (the cases of the hostile integration t
 
   it.each(hostile)('%s: one problem naming the service, nothing planned, the good vhost kept', (label, tag, code) => {
     const plan = planCertificates([svc(`evil-${label}`, 'dns=example.com', tag, 'vhost=ok', 'https=443')], { allowDomains: ['example.com'] });
-    expect(plan.certs.map((c) => [c.id, c.names])).toEqual([['multi-hosts.example.com', ['ok.example.com']]]);
+    expect(plan.certs.map((c) => [c.id, c.names])).toEqual([['ok.example.com', ['ok.example.com']]]);
     expect(plan.problems).toHaveLength(1);
     expect(plan.problems[0]).toMatchObject({ service: `evil-${label}`, code });
     expect(plan.problems[0]?.message).toContain(`service "evil-${label}"`);

@@ -14,7 +14,8 @@ function rng(seed: number): () => number {
 }
 
 const ZONES = ['example.com', 'a.example.com', 'example.org', 'bad..zone', 'other.net'];
-const VHOSTS = ['www', 'api', '*', 'x*y', 'multi-hosts', 'b\u200Bad', 'a'.repeat(70), 'shop'];
+// `web` and `grafana` are service names too: a zone's lone vhost and a service's own certificate are then one.
+const VHOSTS = ['www', 'api', '*', 'x*y', 'multi-hosts', 'b\u200Bad', 'a'.repeat(70), 'shop', 'web', 'grafana', 'multi-hosts.a'];
 const NAMES = ['web', 'www.a', 'api', 'multi-hosts', 'grafana', 'db', 'cache', 'svc-1', 'svc-2', 'w'];
 
 function randomTags(r: () => number): string[] {
@@ -81,7 +82,7 @@ describe('IncrementalPlanner', () => {
     ]);
     planner.update(catalog, 'all');
     catalog.set('web', ['dns=example.com']);
-    expect(planner.update(catalog, ['web']).certs.map((c) => c.id)).toEqual(['multi-hosts.example.com']);
+    expect(planner.update(catalog, ['web']).certs.map((c) => c.id)).toEqual(['a.example.com']);
     catalog.delete('a');
     expect(planner.update(catalog, ['a']).certs).toEqual([]);
   });

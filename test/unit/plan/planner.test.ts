@@ -11,17 +11,32 @@ const ids = (plan: Plan): string[] => plan.certs.map((cert) => cert.id);
 const cert = (plan: Plan, id: string) => plan.certs.find((c) => c.id === id);
 
 describe('planCertificates: the contract table', () => {
-  it('dns + vhost + https: the vhost joins the multi-host certificate of the zone', () => {
-    const plan = planCertificates([svc('web', 'dns=example.com', 'vhost=www', 'https=443')]);
+  it('dns + vhost + https: the vhosts join the multi-host certificate of the zone', () => {
+    const plan = planCertificates([svc('web', 'dns=example.com', 'vhost=www', 'vhost=api', 'https=443')]);
     expect(plan.certs).toEqual([
-      { id: 'multi-hosts.example.com', kind: 'multi', zone: 'example.com', names: ['www.example.com'], services: ['web'] },
+      { id: 'multi-hosts.example.com', kind: 'multi', zone: 'example.com', names: ['api.example.com', 'www.example.com'], services: ['web'] },
     ]);
     expect(plan.problems).toEqual([]);
   });
 
   it('dns + vhost + ssl: same multi-host certificate', () => {
-    const plan = planCertificates([svc('web', 'dns=example.com', 'vhost=www', 'ssl=on')]);
+    const plan = planCertificates([svc('web', 'dns=example.com', 'vhost=www', 'vhost=api', 'ssl=on')]);
     expect(ids(plan)).toEqual(['multi-hosts.example.com']);
+  });
+
+  it('a zone with one vhost: its certificate is the name, as whisper named it (multi-hosts only with two or more)', () => {
+    const plan = planCertificates([svc('web', 'dns=example.com', 'vhost=www', 'https=443')]);
+    expect(plan.certs).toEqual([
+      { id: 'www.example.com', kind: 'single', zone: 'example.com', names: ['www.example.com'], services: ['web'] },
+    ]);
+    expect(plan.problems).toEqual([]);
+  });
+
+  it('a lone vhost <svc>.<zone> and the service certificate <svc>.<zone> are one certificate', () => {
+    const plan = planCertificates([svc('www', 'dns=example.com', 'ssl=on'), svc('web', 'dns=example.com', 'vhost=www', 'https=443')]);
+    expect(plan.certs).toEqual([
+      { id: 'www.example.com', kind: 'single', zone: 'example.com', names: ['www.example.com'], services: ['web', 'www'] },
+    ]);
   });
 
   it('every vhost of the zone, from every service, is one SAN list', () => {
@@ -38,7 +53,7 @@ describe('planCertificates: the contract table', () => {
         names: ['api.example.com', 'blog.example.com', 'www.example.com'],
         services: ['api', 'web'],
       },
-      { id: 'multi-hosts.example.org', kind: 'multi', zone: 'example.org', names: ['shop.example.org'], services: ['shop'] },
+      { id: 'shop.example.org', kind: 'single', zone: 'example.org', names: ['shop.example.org'], services: ['shop'] },
     ]);
   });
 
@@ -68,8 +83,8 @@ describe('planCertificates: the contract table', () => {
       svc('web', 'dns=example.com', 'dns=example.org', 'vhost=www', 'https=443'),
       svc('db', 'dns=example.com', 'dns=example.net', 'ssl=on'),
     ]);
-    expect(ids(plan)).toEqual(['db.example.com', 'db.example.net', 'multi-hosts.example.com', 'multi-hosts.example.org']);
-    expect(cert(plan, 'multi-hosts.example.org')?.names).toEqual(['www.example.org']);
+    expect(ids(plan)).toEqual(['db.example.com', 'db.example.net', 'www.example.com', 'www.example.org']);
+    expect(cert(plan, 'www.example.org')?.services).toEqual(['web']);
   });
 
   it('counts a vhost on several services (different url_prefix) once', () => {
@@ -79,7 +94,7 @@ describe('planCertificates: the contract table', () => {
       svc('docs', 'dns=example.com', 'vhost=WWW', 'url_prefix=/docs', 'ssl=on'),
     ]);
     expect(plan.certs).toEqual([
-      { id: 'multi-hosts.example.com', kind: 'multi', zone: 'example.com', names: ['www.example.com'], services: ['api', 'docs', 'front'] },
+      { id: 'www.example.com', kind: 'single', zone: 'example.com', names: ['www.example.com'], services: ['api', 'docs', 'front'] },
     ]);
   });
 
@@ -96,15 +111,15 @@ describe('planCertificates: the contract table', () => {
       svc('Shop', 'dns=Bücher.Example.', 'ssl=on'),
       svc('web', 'dns=bücher.example', 'vhost=Straße', 'https=443'),
     ]);
-    expect(ids(plan)).toEqual(['multi-hosts.xn--bcher-kva.example', 'shop.xn--bcher-kva.example']);
-    expect(cert(plan, 'multi-hosts.xn--bcher-kva.example')?.names).toEqual(['xn--strae-oqa.xn--bcher-kva.example']);
+    expect(ids(plan)).toEqual(['shop.xn--bcher-kva.example', 'xn--strae-oqa.xn--bcher-kva.example']);
+    expect(cert(plan, 'xn--strae-oqa.xn--bcher-kva.example')?.names).toEqual(['xn--strae-oqa.xn--bcher-kva.example']);
     expect(cert(plan, 'shop.xn--bcher-kva.example')?.services).toEqual(['Shop']);
   });
 
   it('allows a service name or vhost with dots, as whisper concatenated them', () => {
     const plan = planCertificates([svc('api.v2', 'dns=example.com', 'ssl=on'), svc('w', 'dns=example.com', 'vhost=a.b', 'ssl=on')]);
-    expect(ids(plan)).toEqual(['api.v2.example.com', 'multi-hosts.example.com']);
-    expect(cert(plan, 'multi-hosts.example.com')?.names).toEqual(['a.b.example.com']);
+    expect(ids(plan)).toEqual(['a.b.example.com', 'api.v2.example.com']);
+    expect(cert(plan, 'a.b.example.com')?.names).toEqual(['a.b.example.com']);
   });
 
   it('merges one single-host name reached from two zones, keeping the more specific zone', () => {
@@ -147,7 +162,7 @@ describe('planCertificates: hostile and invalid input', () => {
     'skips dns=%j with a problem, keeping the other zones',
     (zone) => {
       const plan = planCertificates([svc('web', `dns=${zone}`, 'dns=example.org', 'vhost=www', 'https=443')]);
-      expect(ids(plan)).toEqual(['multi-hosts.example.org']);
+      expect(ids(plan)).toEqual(['www.example.org']);
       expect(plan.problems).toEqual([expect.objectContaining({ service: 'web', tag: `dns=${zone}`, code: 'HOSTNAME_INVALID' })]);
       expect(plan.problems[0]?.message).toContain('invalid zone');
     },
@@ -182,13 +197,28 @@ describe('planCertificates: hostile and invalid input', () => {
 
   it('refuses ids too long for a file name', () => {
     const zone = `${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(63)}.com`;
-    const plan = planCertificates([svc('aaaaaa', `dns=${zone}`, 'ssl=on'), svc('web', `dns=${zone}`, 'vhost=www', 'https=443')]);
+    const plan = planCertificates([svc('aaaaaa', `dns=${zone}`, 'ssl=on'), svc('web', `dns=${zone}`, 'vhost=www', 'vhost=api', 'https=443')]);
     expect(plan.certs).toEqual([]);
     expect(plan.problems.map((p) => [p.service, p.code])).toEqual([
       ['aaaaaa', 'HOSTNAME_INVALID'],
       ['web', 'HOSTNAME_INVALID'],
     ]);
     expect(plan.problems.every((p) => p.message.includes('file name'))).toBe(true);
+  });
+
+  it('gives a lone vhost its own id when that fits a file name, and keeps it in multi-hosts.<zone> when not', () => {
+    const zone = `${'b'.repeat(63)}.${'c'.repeat(63)}.${'d'.repeat(63)}.com`;
+    // 199 characters: its own file.
+    expect(ids(planCertificates([svc('web', `dns=${zone}`, 'vhost=www', 'https=443')]))).toEqual([`www.${zone}`]);
+    // 202 characters: too long for an id of its own, and multi-hosts.<zone> too (207): refused.
+    const long = planCertificates([svc('web', `dns=${zone}`, 'vhost=wwwxyz', 'https=443')]);
+    expect(long.certs).toEqual([]);
+    expect(long.problems.map((p) => p.code)).toEqual(['HOSTNAME_INVALID']);
+    // A lone vhost whose first label is reserved stays multi-hosts.<zone>: its own id would be a multi-host id.
+    const nested = planCertificates([svc('web', 'dns=example.com', 'vhost=multi-hosts.a', 'https=443')]);
+    expect(nested.certs).toEqual([
+      { id: 'multi-hosts.example.com', kind: 'multi', zone: 'example.com', names: ['multi-hosts.a.example.com'], services: ['web'] },
+    ]);
   });
 
   it('produces ids that are safe file names', () => {
@@ -226,8 +256,8 @@ describe('planCertificates: allow-list', () => {
 
   it('applies a narrow entry to each name, not the zone', () => {
     const plan = planCertificates(services, { allowDomains: ['www.example.com'], allowWildcard: true });
-    expect(ids(plan)).toEqual(['multi-hosts.example.com']);
-    expect(cert(plan, 'multi-hosts.example.com')?.names).toEqual(['www.example.com']);
+    expect(ids(plan)).toEqual(['www.example.com']);
+    expect(cert(plan, 'www.example.com')?.names).toEqual(['www.example.com']);
     expect(plan.problems.map((p) => [p.service, p.tag, p.code])).toEqual([
       ['api', 'dns=example.com', 'DOMAIN_NOT_ALLOWED'],
       ['evil', 'vhost=www', 'DOMAIN_NOT_ALLOWED'],

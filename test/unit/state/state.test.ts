@@ -33,6 +33,7 @@ function sample(): WhisperState {
         ariChosen: true,
         ariWindow: { start: new Date(T0), end: new Date(T0 + 48 * HOUR) },
         ariRetryAfter: new Date(T0 + 6 * HOUR),
+        written: '1234ABCD',
       },
       'multi-hosts.example.com': {
         lastError: { at: new Date(T0 - HOUR), code: 'DNS_PROPAGATION_TIMEOUT', message: 'no TXT at ns1 after 120 s' },
