@@ -45,7 +45,8 @@ export interface Config {
   readonly eab?: { readonly kid: string; readonly hmacKey: string };
   readonly keyType: KeyType;
   readonly dnsProvider: DnsProviderName;
-  readonly route53: { readonly endpoint?: string; readonly region: string };
+  /** `requestsPerSecond`: `--route53-rps`, the client-side limit of Route53 calls. @default 10 */
+  readonly route53: { readonly endpoint?: string; readonly region: string; readonly requestsPerSecond: number };
   readonly rfc2136?: {
     readonly server: string;
     readonly zone?: string;
@@ -276,7 +277,7 @@ export function buildConfig(folder: string | undefined, raw: Raw, options: Build
     ...(eabKid && eabHmacKey ? { eab: { kid: eabKid, hmacKey: eabHmacKey } } : {}),
     keyType,
     dnsProvider,
-    route53: { region: str('route53Region')!, ...(str('route53Endpoint') ? { endpoint: str('route53Endpoint')! } : {}) },
+    route53: { region: str('route53Region')!, requestsPerSecond: positiveInt('--route53-rps', str('route53Rps')!, 100), ...(str('route53Endpoint') ? { endpoint: str('route53Endpoint')! } : {}) },
     ...(rfc2136 ? { rfc2136 } : {}),
     ...(execCommand ? { execCommand } : {}),
     dnsResolvers,

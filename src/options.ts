@@ -49,6 +49,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'dnsProvider', flags: '--dns-provider <name>', env: ['WHISPER_DNS_PROVIDER'], default: 'route53', help: 'route53, rfc2136 or exec' },
   { key: 'route53Endpoint', flags: '--route53-endpoint <url>', env: ['WHISPER_ROUTE53_ENDPOINT'], help: 'Route53 API endpoint (emulators)' },
   { key: 'route53Region', flags: '--route53-region <region>', env: ['WHISPER_ROUTE53_REGION', 'AWS_REGION'], default: 'us-east-1', help: 'AWS region of the Route53 client' },
+  { key: 'route53Rps', flags: '--route53-rps <n>', env: ['WHISPER_ROUTE53_RPS'], default: '10', help: 'Route53 requests per second at most, every profile together, spaced evenly (Route53 allows 10 per second per account, shared with your other tools); throttled calls back off and retry' },
   { key: 'rfc2136Server', flags: '--rfc2136-server <host:port>', env: ['WHISPER_RFC2136_SERVER'], help: 'primary DNS server that takes dynamic updates' },
   { key: 'rfc2136Zone', flags: '--rfc2136-zone <zone>', env: ['WHISPER_RFC2136_ZONE'], help: 'zone to update (found by SOA queries when absent)' },
   { key: 'rfc2136TsigName', flags: '--rfc2136-tsig-name <name>', env: ['WHISPER_RFC2136_TSIG_NAME'], help: 'TSIG key name' },

@@ -57,3 +57,12 @@ export function backoffDelay(attempt: number, options: BackoffOptions = {}): num
   const spread = raw * jitter * (2 * random() - 1);
   return Math.max(0, Math.min(max, Math.round(raw + spread)));
 }
+
+/**
+ * The process's timers, kept referenced: for short waits that must run even when nothing else keeps the process
+ * alive (a DNS batch window, a bounded flush at stop). Cleared as soon as they are moot.
+ */
+export const heldTimers: Timers = {
+  setTimeout: (fn, ms) => setTimeout(fn, ms),
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};

@@ -4,6 +4,7 @@ import { silentLogger, type Logger } from '../log.js';
 import type { WantedCert } from '../plan/types.js';
 import type { CertBundle, CertStore } from '../store/types.js';
 import type { ChallengeJournal } from './journal.js';
+import { createChallengeCleanup, type ChallengeCleanup } from './cleanup.js';
 import { loadOrRegisterAccount, type AcmeAccount } from './account.js';
 import type { KeyType } from './keys.js';
 import { runOrder, type OrderContext } from './order.js';
@@ -45,8 +46,13 @@ export interface AcmeIssuerOptions {
   pollTimeoutMs?: number;
   /** Timeout of one HTTP request to the CA. @default 30000 */
   requestTimeoutMs?: number;
-  /** Timeout of removing the TXT records (it runs even after an abort). @default 120000 */
+  /** Timeout of removing the TXT records (it runs even after an abort), unless `cleanup` is given. @default 120000 */
   cleanupTimeoutMs?: number;
+  /**
+   * Removes the records of finished orders. A daemon passes one that works in the background (the order ends
+   * once its certificate is there) and flushes it at stop. @default one the order waits for, on `dns` and `journal`
+   */
+  cleanup?: ChallengeCleanup;
   /**
    * Remembers published challenge records until they are removed, so that a killed run's records
    * can be cleaned up at the next start (see `cleanOrphanChallenges`). @default none
@@ -75,6 +81,14 @@ export function createAcmeIssuer(options: AcmeIssuerOptions): Issuer {
   const { directoryUrl } = options;
   let account: Promise<AcmeAccount> | undefined;
   let directoryClient: AcmeClient | undefined;
+  const cleanup =
+    options.cleanup ??
+    createChallengeCleanup({
+      dns: options.dns,
+      log,
+      timeoutMs: options.cleanupTimeoutMs ?? 120_000,
+      ...(options.journal === undefined ? {} : { journal: options.journal }),
+    });
 
   function loadAccount(signal: AbortSignal | undefined, forceLookup = false): Promise<AcmeAccount> {
     if (account === undefined || forceLookup) {
@@ -112,7 +126,7 @@ export function createAcmeIssuer(options: AcmeIssuerOptions): Issuer {
       pollIntervalMs: options.pollIntervalMs ?? 1000,
       pollMaxIntervalMs: options.pollMaxIntervalMs ?? 10_000,
       pollTimeoutMs: options.pollTimeoutMs ?? 300_000,
-      cleanupTimeoutMs: options.cleanupTimeoutMs ?? 120_000,
+      cleanup,
       ...(options.journal === undefined ? {} : { journal: options.journal }),
     };
   }

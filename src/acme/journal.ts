@@ -13,7 +13,8 @@ const VERSION = 1;
 /**
  * The challenge TXT records published and not yet removed, kept on disk so that the records of a
  * killed run can be removed at the next start. Every change is an atomic write (mode 0600: the TXT
- * values are secrets until validated); changes from concurrent orders are applied one at a time.
+ * values are secrets until validated); changes from concurrent orders are applied in order, those that
+ * arrive while a write is under way together in the next write (a burst of orders shares a few writes).
  */
 export interface ChallengeJournal {
   /** The file. */
@@ -32,19 +33,20 @@ export interface ChallengeJournalOptions {
   log?: Logger;
 }
 
+/** One change waiting for the next write: the list it makes of the current one. */
+interface JournalOp {
+  readonly apply: (current: TxtRecord[]) => TxtRecord[];
+  readonly resolve: (records: TxtRecord[]) => void;
+  readonly reject: (err: unknown) => void;
+}
+
 /** The journal `.whisper-challenges.json` in `dir`. Nothing is read before the first call. */
 export function createChallengeJournal(dir: string, options: ChallengeJournalOptions = {}): ChallengeJournal {
   const file = path.join(dir, JOURNAL_FILE);
   const log = options.log ?? silentLogger();
   let records: TxtRecord[] | undefined;
-  let tail: Promise<unknown> = Promise.resolve();
-
-  // One change at a time: each reads the list the previous one left and writes the whole file.
-  function serial<T>(fn: () => Promise<T>): Promise<T> {
-    const run = tail.then(fn, fn);
-    tail = run.catch(() => undefined);
-    return run;
-  }
+  let waiting: JournalOp[] = [];
+  let writing = false;
 
   async function load(): Promise<TxtRecord[]> {
     records ??= await readJournal(file, log);
@@ -62,21 +64,50 @@ export function createChallengeJournal(dir: string, options: ChallengeJournalOpt
     records = next;
   }
 
+  // One write at a time, each of the whole list: the changes waiting meanwhile are applied together in the next.
+  async function drain(): Promise<void> {
+    writing = true;
+    try {
+      while (waiting.length > 0) {
+        const ops = waiting;
+        waiting = [];
+        try {
+          const current = await load();
+          let next = current;
+          const results = ops.map((op) => (next = op.apply(next)));
+          if (next !== current) await save(next);
+          ops.forEach((op, i) => op.resolve(results[i]!));
+        } catch (err) {
+          for (const op of ops) op.reject(err);
+        }
+      }
+    } finally {
+      writing = false;
+    }
+  }
+
+  function change(apply: JournalOp['apply']): Promise<TxtRecord[]> {
+    return new Promise<TxtRecord[]>((resolve, reject) => {
+      waiting.push({ apply, resolve, reject });
+      if (!writing) void drain();
+    });
+  }
+
   return {
     file,
-    add: (added) =>
-      serial(async () => {
-        const current = await load();
+    add: async (added) => {
+      await change((current) => {
         const fresh = added.filter((r) => !current.some((c) => same(c, r)));
-        if (fresh.length > 0) await save([...current, ...fresh.map(({ fqdn, value }) => ({ fqdn, value }))]);
-      }),
-    remove: (removed) =>
-      serial(async () => {
-        const current = await load();
+        return fresh.length === 0 ? current : [...current, ...fresh.map(({ fqdn, value }) => ({ fqdn, value }))];
+      });
+    },
+    remove: async (removed) => {
+      await change((current) => {
         const next = current.filter((c) => !removed.some((r) => same(c, r)));
-        if (next.length !== current.length) await save(next);
-      }),
-    pending: () => serial(async () => [...(await load())]),
+        return next.length === current.length ? current : next;
+      });
+    },
+    pending: async () => [...(await change((current) => current))],
   } satisfies ChallengeJournal;
 }
 

@@ -6,6 +6,7 @@ import type { Logger } from '../log.js';
 import type { WantedCert } from '../plan/types.js';
 import { dnsNames, pemCertificates } from '../store/pem.js';
 import type { CertBundle } from '../store/types.js';
+import type { ChallengeCleanup } from './cleanup.js';
 import type { ChallengeJournal } from './journal.js';
 import { createCsr, generateKey, type KeyType } from './keys.js';
 import { pollUntil, type Sleep } from './poll.js';
@@ -30,17 +31,19 @@ export interface OrderContext {
   readonly pollIntervalMs: number;
   readonly pollMaxIntervalMs: number;
   readonly pollTimeoutMs: number;
-  readonly cleanupTimeoutMs: number;
   /** Remembers the published records until they are removed (crash safety). @default none */
   readonly journal?: ChallengeJournal;
+  /** Removes the records once the order is over (awaited, or in the background) and forgets them in the journal. */
+  readonly cleanup: ChallengeCleanup;
 }
 
 /**
  * One ACME order for `cert.names`, answered with DNS-01: create the order, publish every TXT
  * record at once, wait for propagation, answer the challenges, wait for the authorizations,
  * finalize with a CSR of a fresh key, download and check the certificate. The TXT records are
- * removed in `finally`, whatever happens; after a failure the still-pending authorizations are
- * deactivated (best effort).
+ * handed to `ctx.cleanup` in `finally`, whatever happens (in a daemon they are removed in the background,
+ * together with other orders' records); after a failure the still-pending authorizations are deactivated
+ * (best effort).
  */
 export async function runOrder(ctx: OrderContext, cert: WantedCert, opts: IssueOptions = {}): Promise<CertBundle> {
   const { client, log } = ctx;
@@ -136,7 +139,8 @@ export async function runOrder(ctx: OrderContext, cert: WantedCert, opts: IssueO
     log.debug({ certId: cert.id, step: 'done' }, 'ACME order complete');
     return bundle;
   } finally {
-    if (presenting) await cleanUpRecords(ctx, cert.id, records);
+    // Not the order's signal: an aborted order must still remove its records (the clean-up has a timeout of its own).
+    if (presenting) await ctx.cleanup.remove(cert.id, records);
     if (!done && order !== undefined) await deactivatePending(ctx, cert.id, order);
   }
 }
@@ -203,23 +207,6 @@ function checkIssued(what: string, pem: string, key: string, names: readonly str
   }
   const withNl = (p: string): string => `${p.trim()}\n`;
   return { key, cert: withNl(leaf), chain: chain.map(withNl).join('') };
-}
-
-async function cleanUpRecords(ctx: OrderContext, certId: string, records: readonly TxtRecord[]): Promise<void> {
-  ctx.log.debug({ certId, step: 'dns.cleanUp', records: records.map((r) => r.fqdn) }, 'ACME step');
-  try {
-    // Not the order's signal: an aborted order must still remove its records. A timeout instead.
-    await ctx.dns.cleanUp(records, AbortSignal.timeout(ctx.cleanupTimeoutMs));
-  } catch (err) {
-    // They stay in the journal: the next start removes them.
-    ctx.log.warn({ certId, provider: ctx.dns.name, err: (err as Error)?.message }, 'could not remove ACME challenge TXT records');
-    return;
-  }
-  try {
-    await ctx.journal?.remove(records);
-  } catch (err) {
-    ctx.log.warn({ certId, err: (err as Error)?.message }, 'could not update the challenge journal');
-  }
 }
 
 async function deactivatePending(ctx: OrderContext, certId: string, order: Order): Promise<void> {

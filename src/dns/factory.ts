@@ -12,6 +12,7 @@ export function createDnsProvider(config: Config, log: Logger): DnsProvider {
     case 'route53':
       return lazyRoute53({
         region: config.route53.region,
+        requestsPerSecond: config.route53.requestsPerSecond,
         ...(config.route53.endpoint ? { endpoint: config.route53.endpoint } : {}),
         log,
       });
@@ -35,6 +36,11 @@ export function lazyRoute53(options: Route53ProviderOptions): DnsProvider {
     name: 'route53',
     present: async (records, signal) => (await provider()).present(records, signal),
     cleanUp: async (records, signal) => (await provider()).cleanUp(records, signal),
+    batchKey: async (fqdn, signal) => {
+      const loaded = await provider();
+      // Route53's provider has one; without it every record is a batch of its own.
+      return loaded.batchKey ? loaded.batchKey(fqdn, signal) : `record ${fqdn}`;
+    },
     async close() {
       if (loading) await (await loading).close?.();
     },

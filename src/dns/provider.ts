@@ -36,6 +36,13 @@ export interface DnsProvider {
    * asked instead. Optional.
    */
   nameservers?(fqdn: string, signal?: AbortSignal): Promise<string[]>;
+  /**
+   * What one change of the back end covers, for a record: records of the same key may share one `present` or
+   * `cleanUp` call (Route53: profile and hosted zone id; RFC 2136: the zone). When present, `dns/batch.ts` gathers
+   * the records of concurrent orders into one call per key; without it every order makes its own calls (exec).
+   * Throws as `present` would for a record no zone holds. Optional.
+   */
+  batchKey?(fqdn: string, signal?: AbortSignal): Promise<string>;
   /** Release clients and sockets. Optional. */
   close?(): Promise<void>;
 }

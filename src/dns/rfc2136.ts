@@ -28,6 +28,19 @@ export interface Rfc2136Options {
   readonly now?: () => number;
   /** @default exchange (UDP, TCP when truncated) */
   readonly transport?: DnsTransport;
+  /** How long the zone found for a name (without `zone`) is remembered. @default 300000 */
+  readonly zoneCacheMs?: number;
+}
+
+/** Largest UPDATE sent as one message: DNS over TCP carries 65,535 bytes, less room for the TSIG record. */
+const MAX_UPDATE_BYTES = 65_000;
+
+/** The UPDATE messages for `rrs` of one zone: one, unless it would not fit in a DNS message; then halves. */
+function updateMessages(zone: string, ttl: number, mode: 'add' | 'delete', rrs: readonly UpdateRecord[]): DnsMessage[] {
+  const message = buildUpdate({ id: randomInt(65536), zone, ttl, [mode]: rrs });
+  if (rrs.length <= 1 || encodeMessage(message).length <= MAX_UPDATE_BYTES) return [message];
+  const half = Math.ceil(rrs.length / 2);
+  return [...updateMessages(zone, ttl, mode, rrs.slice(0, half)), ...updateMessages(zone, ttl, mode, rrs.slice(half))];
 }
 
 /** Rcodes worth trying again later: the server is having trouble, not refusing. */
@@ -107,13 +120,25 @@ export function createRfc2136Provider(options: Rfc2136Options): DnsProvider {
     throw new WhisperError('DNS_ZONE_NOT_FOUND', `no zone for ${fqdn} on ${serverName} (no SOA for it or any parent)`);
   }
 
+  const zoneCacheMs = options.zoneCacheMs ?? 300_000;
+  const knownZones = new Map<string, { zone: string; expires: number }>();
+  /** {@link findZone}, remembered: the batch key and the update of one name ask for it in turn. */
+  async function zoneFor(fqdn: string, signal?: AbortSignal): Promise<string> {
+    const hit = knownZones.get(fqdn);
+    if (hit && hit.expires > now()) return hit.zone;
+    const zone = await findZone(fqdn, signal);
+    if (fixedZone === undefined) {
+      if (knownZones.size >= 10_000) for (const [name, e] of knownZones) if (e.expires <= now()) knownZones.delete(name);
+      knownZones.set(fqdn, { zone, expires: now() + zoneCacheMs });
+    }
+    return zone;
+  }
+
   async function update(records: readonly TxtRecord[], mode: 'add' | 'delete', signal?: AbortSignal): Promise<void> {
     const byZone = new Map<string, Map<string, UpdateRecord>>();
-    const zoneOf = new Map<string, string>();
     for (const record of records) {
       const fqdn = normalizeName(record.fqdn);
-      const zone = zoneOf.get(fqdn) ?? (await findZone(fqdn, signal));
-      zoneOf.set(fqdn, zone);
+      const zone = await zoneFor(fqdn, signal);
       const set = byZone.get(zone) ?? new Map<string, UpdateRecord>();
       set.set(`${fqdn}\0${record.value}`, { name: fqdn, type: RRType.TXT, data: txtData(record.value) });
       byZone.set(zone, set);
@@ -121,12 +146,13 @@ export function createRfc2136Provider(options: Rfc2136Options): DnsProvider {
     for (const [zone, set] of byZone) {
       const what = `RFC 2136 update (${mode}) of zone ${zone || '.'} at ${serverName}`;
       const rrs = [...set.values()];
-      const message = buildUpdate({ id: randomInt(65536), zone, ttl: options.ttl ?? 60, [mode]: rrs });
-      const answer = await send(message, true, what, signal);
-      if (answer.rcode !== Rcode.NOERROR) {
-        throw new WhisperError('DNS_PROVIDER', `${what}: server answered ${rcodeName(answer.rcode)}`, {
-          retryable: retryableRcodes.has(answer.rcode),
-        });
+      for (const message of updateMessages(zone, options.ttl ?? 60, mode, rrs)) {
+        const answer = await send(message, true, what, signal);
+        if (answer.rcode !== Rcode.NOERROR) {
+          throw new WhisperError('DNS_PROVIDER', `${what}: server answered ${rcodeName(answer.rcode)}`, {
+            retryable: retryableRcodes.has(answer.rcode),
+          });
+        }
       }
       log.debug({ zone, mode, names: [...new Set(rrs.map((rr) => rr.name))], count: rrs.length }, 'RFC 2136 update accepted');
     }
@@ -137,5 +163,7 @@ export function createRfc2136Provider(options: Rfc2136Options): DnsProvider {
     present: (records, signal) => update(records, 'add', signal),
     cleanUp: (records, signal) => update(records, 'delete', signal),
     nameservers: () => Promise.resolve([options.server]),
+    // One UPDATE carries the records of one zone: the zone is the batch key of dns/batch.ts.
+    batchKey: (fqdn, signal) => zoneFor(normalizeName(fqdn), signal),
   } satisfies DnsProvider;
 }

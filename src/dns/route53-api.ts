@@ -23,6 +23,7 @@ import { WhisperError } from '../errors.js';
  * unit tests replace with a fake; {@link wrapRoute53Client} adapts the SDK client.
  */
 export interface Route53Api {
+  /** Only used when ListHostedZones is denied (policies written for lego grant ListHostedZonesByName alone). */
   listHostedZonesByName(
     input: ListHostedZonesByNameCommandInput,
     signal?: AbortSignal,
@@ -36,8 +37,13 @@ export interface Route53Api {
     signal?: AbortSignal,
   ): Promise<ChangeResourceRecordSetsCommandOutput>;
   getChange(input: GetChangeCommandInput, signal?: AbortSignal): Promise<GetChangeCommandOutput>;
-  /** Only used when ListHostedZonesByName is denied (whisper's documented IAM policy grants ListHostedZones). */
+  /** The account's zones, a page at a time: one listing answers the zone lookups of a whole burst. */
   listHostedZones(input: ListHostedZonesCommandInput, signal?: AbortSignal): Promise<ListHostedZonesCommandOutput>;
+  /**
+   * Loads what the first request would load on its way (the credentials, from files or the instance), so that a
+   * request leaves the moment it has its token of the rate limit. Optional.
+   */
+  prepare?(): Promise<void>;
   /** Closes the client's sockets. Optional. */
   destroy?(): void;
 }
@@ -52,6 +58,10 @@ export function wrapRoute53Client(client: Route53Client): Route53Api {
       client.send(new ChangeResourceRecordSetsCommand(input), opts(signal)),
     getChange: (input, signal) => client.send(new GetChangeCommand(input), opts(signal)),
     listHostedZones: (input, signal) => client.send(new ListHostedZonesCommand(input), opts(signal)),
+    // The SDK memoizes the credentials it resolves: the signer then finds them at once.
+    prepare: async () => {
+      await client.config.credentials();
+    },
     destroy: () => client.destroy(),
   } satisfies Route53Api;
 }
@@ -62,11 +72,16 @@ export function fromRoute53Name(name: string): string {
   return decoded.toLowerCase().replace(/\.$/, '');
 }
 
-// What the SDK already retried (maxAttempts) and may work later: throttling, busy zone, server faults, network.
-const RETRYABLE_NAMES = new Set([
+// Route53 (and the SDK's list) name these when the account's request rate or a busy zone refuses a call.
+const THROTTLING_NAMES = new Set([
   'Throttling',
   'ThrottlingException',
   'PriorRequestNotComplete',
+  'TooManyRequestsException',
+  'RequestLimitExceeded',
+]);
+// What else may work when tried again later: server faults, network (the SDK's transient list).
+const RETRYABLE_NAMES = new Set([
   'RequestTimeout',
   'TimeoutError',
   'ServiceUnavailable',
@@ -98,9 +113,23 @@ export function isAccessDenied(err: unknown): boolean {
   return name === 'AccessDenied' || name === 'AccessDeniedException';
 }
 
+/**
+ * Whether a Route53 SDK error says "too many requests": `Throttling`, `PriorRequestNotComplete` and the like,
+ * HTTP 429, or an HTTP 400 "Rate exceeded" whose body the SDK could not name.
+ */
+export function isThrottlingError(err: unknown): boolean {
+  if (typeof err !== 'object' || err === null) return false;
+  const e = err as SdkErrorShape;
+  if (typeof e.name === 'string' && THROTTLING_NAMES.has(e.name)) return true;
+  const status = e.$metadata?.httpStatusCode;
+  if (status === 429) return true;
+  return status === 400 && typeof e.message === 'string' && /rate exceeded/i.test(e.message);
+}
+
 /** Whether a Route53 SDK error may succeed when tried again later. */
 export function isRetryableRoute53Error(err: unknown): boolean {
   if (typeof err !== 'object' || err === null) return false;
+  if (isThrottlingError(err)) return true;
   const e = err as SdkErrorShape;
   if (typeof e.name === 'string' && RETRYABLE_NAMES.has(e.name)) return true;
   if (typeof e.code === 'string' && NETWORK_CODES.has(e.code)) return true;

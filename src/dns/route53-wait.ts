@@ -1,6 +1,7 @@
 import { WhisperError } from '../errors.js';
 import { route53Error, type Route53Api } from './route53-api.js';
 import type { Sleep } from './propagation.js';
+import { SharedTasks } from './shared-task.js';
 
 /** Options of {@link waitForInsync}. */
 export interface InsyncOptions {
@@ -50,4 +51,36 @@ export async function waitForInsync(
     }
     if (status === 'INSYNC') return;
   }
+}
+
+/** Options of {@link createChangeWaiter}: those of {@link waitForInsync}, less the signal (each waiter has its own). */
+export type ChangeWaiterOptions = Omit<InsyncOptions, 'signal'>;
+
+/**
+ * Waits until a change is INSYNC; `what` names the zone for messages. Every waiter of one change id shares one
+ * GetChange poll loop ({@link waitForInsync}): each resolves or rejects with it; one waiter's abort rejects that
+ * waiter alone, and the loop stops only when nobody waits any more.
+ */
+export type ChangeWaiter = (api: Route53Api, changeId: string, what: string, signal?: AbortSignal) => Promise<void>;
+
+/**
+ * A {@link ChangeWaiter}. A batch of orders that share one change makes one poll every interval, not one each:
+ * GetChange counts against the account's request rate like any call.
+ */
+export function createChangeWaiter(options: ChangeWaiterOptions): ChangeWaiter {
+  // Per client: a change id belongs to the account its client reaches.
+  const loops = new WeakMap<Route53Api, SharedTasks<string, void>>();
+  return (api, changeId, what, signal) => {
+    let tasks = loops.get(api);
+    if (!tasks) {
+      tasks = new SharedTasks();
+      loops.set(api, tasks);
+    }
+    return tasks.run(
+      changeId,
+      (loopSignal) => waitForInsync(api, changeId, what, { ...options, signal: loopSignal }),
+      `wait for Route53 change ${changeId} in ${what}`,
+      signal,
+    );
+  };
 }

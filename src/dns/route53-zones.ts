@@ -1,27 +1,18 @@
-import { WhisperError } from '../errors.js';
 import type { HostedZone } from '@aws-sdk/client-route-53';
-import { fromRoute53Name, isAccessDenied, route53Error, type Route53Api } from './route53-api.js';
+import { isAccessDenied, route53Error, type Route53Api } from './route53-api.js';
+import {
+  longestByName,
+  matchZone,
+  zoneNamed,
+  zoneNotFound,
+  type HostedZoneRef,
+} from './route53-zone-match.js';
+import { SharedTasks } from './shared-task.js';
 
-/** A Route53 hosted zone. */
-export interface HostedZoneRef {
-  /** As Route53 gives it: `/hostedzone/Z123`. */
-  readonly id: string;
-  /** Lowercase, no trailing dot. */
-  readonly name: string;
-}
+export { matchZone, zoneCandidates, type HostedZoneRef } from './route53-zone-match.js';
 
-/** The names a record may live in, longest first: the name itself, then each parent. */
-export function zoneCandidates(fqdn: string): string[] {
-  const labels = fqdn.toLowerCase().replace(/\.$/, '').split('.');
-  return labels.map((_, i) => labels.slice(i).join('.'));
-}
-
-/** Remembers, for one account, that ListHostedZonesByName is denied, and the full listing used instead. */
-interface ListingState {
-  all?: Promise<HostedZone[]>;
-}
-
-async function listAllZones(api: Route53Api, signal?: AbortSignal): Promise<HostedZone[]> {
+/** Every hosted zone of the account, public and private, page by page (ListHostedZones). */
+export async function listAllZones(api: Route53Api, signal?: AbortSignal): Promise<HostedZone[]> {
   const all: HostedZone[] = [];
   let marker: string | undefined;
   do {
@@ -37,64 +28,38 @@ async function listAllZones(api: Route53Api, signal?: AbortSignal): Promise<Host
   return all;
 }
 
-function pick(zones: readonly HostedZone[], name: string): HostedZoneRef | undefined {
-  const exact = zones.filter((z) => z.Id !== undefined && z.Name !== undefined && fromRoute53Name(z.Name) === name);
-  // A private zone of the same name is invisible to the CA: the public one is where the challenge goes.
-  const zone = exact.find((z) => z.Config?.PrivateZone !== true) ?? exact[0];
-  return zone?.Id === undefined ? undefined : { id: zone.Id, name };
-}
-
-async function zoneNamed(
-  api: Route53Api,
-  name: string,
-  state: ListingState,
-  signal?: AbortSignal,
-): Promise<HostedZoneRef | undefined> {
-  if (!state.all) {
-    try {
-      const res = await api.listHostedZonesByName({ DNSName: `${name}.`, MaxItems: 10 }, signal);
-      // The list starts at DNSName and goes on with the zones that sort after it: only exact names count.
-      return pick(res.HostedZones ?? [], name);
-    } catch (err) {
-      if (!isAccessDenied(err)) throw route53Error(err, `Route53 ListHostedZonesByName ${name}`);
-      // whisper's documented IAM policy grants ListHostedZones only: list them all instead.
-      state.all = listAllZones(api, signal);
-      state.all.catch(() => {
-        state.all = undefined;
-      });
-    }
-  }
-  return pick(await state.all, name);
-}
-
-/** Looks up the hosted zone of exactly one name. */
-type ZoneNamed = (name: string, signal?: AbortSignal) => Promise<HostedZoneRef | undefined>;
-
-async function longestMatch(fqdn: string, named: ZoneNamed, signal?: AbortSignal): Promise<HostedZoneRef> {
-  for (const candidate of zoneCandidates(fqdn)) {
-    if (signal?.aborted) throw new WhisperError('ABORTED', `hosted zone lookup of ${fqdn}: aborted`);
-    const zone = await named(candidate, signal);
-    if (zone) return zone;
-  }
-  throw new WhisperError('DNS_ZONE_NOT_FOUND', `no Route53 hosted zone holds ${fqdn}`);
-}
-
 /**
- * The hosted zone holding `fqdn`: the longest of its suffixes that is the name of a hosted zone
- * (a name in `a.b.example.com` lives in zone `b.example.com` if there is one, else `example.com`).
- * Throws `DNS_ZONE_NOT_FOUND` naming the record when none is.
+ * The hosted zone holding `fqdn`: the longest of its suffixes that is the name of a hosted zone (a name in
+ * `a.b.example.com` lives in zone `b.example.com` if there is one, else `example.com`), from one listing of the
+ * account's zones; when ListHostedZones is denied, by ListHostedZonesByName of each suffix. Throws
+ * `DNS_ZONE_NOT_FOUND` naming the record when none is.
  */
-export function findHostedZone(api: Route53Api, fqdn: string, signal?: AbortSignal): Promise<HostedZoneRef> {
-  const state: ListingState = {};
-  return longestMatch(fqdn, (name, s) => zoneNamed(api, name, state, s), signal);
+export async function findHostedZone(api: Route53Api, fqdn: string, signal?: AbortSignal): Promise<HostedZoneRef> {
+  let zones;
+  try {
+    zones = await listAllZones(api, signal);
+  } catch (err) {
+    if (!isAccessDenied(err)) throw err;
+    return longestByName(fqdn, (name, s) => zoneNamed(api, name, s), signal);
+  }
+  const zone = matchZone(zones, fqdn);
+  if (!zone) throw zoneNotFound(fqdn);
+  return zone;
 }
 
 /** Options of {@link createZoneFinder}. */
 export interface ZoneFinderOptions {
-  /** How long a found zone is remembered. @default 300000 */
+  /**
+   * How long a listing answers names without a new one: a zone deleted and created again has a new id.
+   * @default 300000
+   */
   ttlMs?: number;
-  /** How long "no zone of this name" is remembered. @default 60000 */
-  missTtlMs?: number;
+  /**
+   * Least time between the start of a listing and a new one caused by a name outside every listed zone: a burst of
+   * such names makes one call, and a zone created since is found this long after the last listing at the latest.
+   * @default 30000
+   */
+  minRefreshMs?: number;
   /** The clock, in ms. @default Date.now */
   now?: () => number;
 }
@@ -107,36 +72,81 @@ export type ZoneFinder = (
   signal?: AbortSignal,
 ) => Promise<HostedZoneRef>;
 
+/** What the finder knows of one account (credentials set). */
+interface Account {
+  zones?: readonly HostedZone[];
+  /** When the listing that gave `zones` started. */
+  listedAt: number;
+  /** ListHostedZones is denied: names are looked up one by one until then (ms), remembered per name. */
+  byName?: { until: number; names: Map<string, { zone: HostedZoneRef | undefined; expires: number }> };
+}
+
+/** What a listing gives: the zones, or that the IAM policy denies it. */
+type Listing = { readonly zones: readonly HostedZone[] } | { readonly denied: true };
+
 /**
- * A {@link ZoneFinder} that remembers, per candidate name, whether it is a hosted zone: the fifty names
- * of a multi-host certificate share their parents, and Route53 allows about five requests a second.
- * Misses are forgotten sooner, so a zone created after a failure is soon found.
+ * A {@link ZoneFinder} that lists the account's hosted zones once (ListHostedZones, every page) and answers every
+ * name of a burst from that listing by the longest matching suffix. A name outside every listed zone lists again,
+ * at most once per `minRefreshMs`; names asking while a listing runs share it. Every call through `api` counts
+ * against the account's request rate: a burst of a hundred certificates makes one listing, not two hundred
+ * ListHostedZonesByName calls. When ListHostedZones is denied, names are looked up with ListHostedZonesByName,
+ * each suffix remembered for `ttlMs` (found) or `minRefreshMs` (not a zone).
  */
 export function createZoneFinder(options: ZoneFinderOptions = {}): ZoneFinder {
   const ttlMs = options.ttlMs ?? 300_000;
-  const missTtlMs = options.missTtlMs ?? 60_000;
+  const minRefreshMs = options.minRefreshMs ?? 30_000;
   const now = options.now ?? Date.now;
-  const cache = new Map<string, { zone: HostedZoneRef | undefined; expires: number }>();
-  const listings = new Map<string, { state: ListingState; expires: number }>();
-  const listingFor = (cacheKey: string): ListingState => {
-    let entry = listings.get(cacheKey);
-    if (!entry || entry.expires <= now()) {
-      entry = { state: {}, expires: now() + missTtlMs };
-      listings.set(cacheKey, entry);
+  const accounts = new Map<string, Account>();
+  const listings = new SharedTasks<string, Listing>();
+
+  async function list(api: Route53Api, account: Account, signal: AbortSignal): Promise<Listing> {
+    const started = now();
+    try {
+      const zones = await listAllZones(api, signal);
+      account.zones = zones;
+      account.listedAt = started;
+      return { zones };
+    } catch (err) {
+      if (!isAccessDenied(err)) throw err;
+      account.byName = { until: started + ttlMs, names: new Map() };
+      return { denied: true };
     }
-    return entry.state;
-  };
-  return (api, cacheKey, fqdn, signal) =>
-    longestMatch(
+  }
+
+  function byName(api: Route53Api, account: Account, fqdn: string, signal?: AbortSignal): Promise<HostedZoneRef> {
+    const names = account.byName?.names ?? new Map();
+    return longestByName(
       fqdn,
       async (name, s) => {
-        const key = `${cacheKey}\u0000${name}`;
-        const hit = cache.get(key);
+        const hit = names.get(name);
         if (hit && hit.expires > now()) return hit.zone;
-        const zone = await zoneNamed(api, name, listingFor(cacheKey), s);
-        cache.set(key, { zone, expires: now() + (zone ? ttlMs : missTtlMs) });
+        const zone = await zoneNamed(api, name, s);
+        names.set(name, { zone, expires: now() + (zone ? ttlMs : minRefreshMs) });
         return zone;
       },
       signal,
     );
+  }
+
+  return async (api, cacheKey, fqdn, signal) => {
+    let account = accounts.get(cacheKey);
+    if (!account) {
+      account = { listedAt: -Infinity };
+      accounts.set(cacheKey, account);
+    }
+    if (account.byName && account.byName.until > now()) return byName(api, account, fqdn, signal);
+    const listing = account.zones !== undefined && now() - account.listedAt < ttlMs ? account.zones : undefined;
+    if (listing) {
+      const zone = matchZone(listing, fqdn);
+      if (zone) return zone;
+      // A miss lists again, unless a listing started lately: then the name is in no zone (yet).
+      if (!listings.has(cacheKey) && now() - account.listedAt < minRefreshMs) throw zoneNotFound(fqdn);
+    }
+    const acct = account;
+    const fresh = await listings.run(cacheKey, (s) => list(api, acct, s), `hosted zone lookup of ${fqdn}`, signal);
+    if ('denied' in fresh) return byName(api, acct, fqdn, signal);
+    const zone = matchZone(fresh.zones, fqdn);
+    if (!zone) throw zoneNotFound(fqdn);
+    return zone;
+  };
 }

@@ -7,7 +7,10 @@ import { isAccessDenied, route53Error, wrapRoute53Client, type Route53Api } from
 import { chooseProfile, defaultConfigFile, defaultCredentialsFile, readProfileNames } from './route53-credentials.js';
 import { cleanUpChange, presentChange, readTxtSet, type TxtSet } from './route53-records.js';
 import { quoteTxt } from './txt.js';
-import { waitForInsync } from './route53-wait.js';
+import { splitChanges } from './route53-limits.js';
+import { createChangeWaiter } from './route53-wait.js';
+import { route53Bucket, throttleRoute53 } from './route53-throttle.js';
+import type { TokenBucket } from './token-bucket.js';
 import { createZoneFinder, type HostedZoneRef } from './route53-zones.js';
 
 /** Options of {@link createRoute53Provider}. */
@@ -25,8 +28,20 @@ export interface Route53ProviderOptions {
   configFile?: string;
   /** Makes the API client of a profile (`undefined`: the default chain). For tests. @default an SDK Route53Client */
   clientFor?: (profile: string | undefined) => Route53Api;
-  /** Attempts per call, retries done by the SDK (throttling, busy zone, 5xx). @default 6 */
+  /**
+   * Attempts per call, the first included: throttling, a busy zone, 5xx and network failures are tried again with
+   * backoff, each attempt through the token bucket (the SDK client itself makes one attempt). @default 6
+   */
   maxAttempts?: number;
+  /**
+   * Route53 requests per second of this provider at most, every profile together (they may be one account, and
+   * Route53's limit is per account): calls are spaced evenly, a little more than 1000 / n ms apart. @default 10
+   */
+  requestsPerSecond?: number;
+  /** The token bucket every call takes from (tests, or sharing one limit). @default a bucket of `requestsPerSecond` */
+  bucket?: TokenBucket;
+  /** Jitter of retry delays. @default Math.random */
+  random?: () => number;
   /** @default an abortable timer */
   sleep?: Sleep;
   /** The clock, in ms. @default Date.now */
@@ -75,6 +90,13 @@ export function createRoute53Provider(options: Route53ProviderOptions = {}): Dns
     configFile: options.configFile ?? defaultConfigFile(),
   };
   const findZone = createZoneFinder({ now, ttlMs: options.zoneCacheMs ?? 300_000 });
+  const bucket = options.bucket ?? route53Bucket(options.requestsPerSecond ?? 10, now, sleep);
+  const waitChange = createChangeWaiter({
+    sleep,
+    now,
+    pollIntervalMs: options.pollIntervalMs ?? 500,
+    timeoutMs: options.changeTimeoutMs ?? 120_000,
+  });
   const clients = new Map<string, Route53Api>();
   // One read-modify-write at a time per zone: two orders sharing `_acme-challenge.x` must not drop each other's value.
   const zoneLocks = new Map<string, Promise<unknown>>();
@@ -94,7 +116,8 @@ export function createRoute53Provider(options: Route53ProviderOptions = {}): Dns
             : undefined;
       const client = new Route53Client({
         region: options.region ?? 'us-east-1',
-        maxAttempts: options.maxAttempts ?? 6,
+        // Retries are throttleRoute53's, through the token bucket: the SDK's own would bypass it and multiply calls.
+        maxAttempts: 1,
         ...(options.endpoint ? { endpoint: options.endpoint } : {}),
         ...(credentials ? { credentials } : {}),
       });
@@ -105,7 +128,16 @@ export function createRoute53Provider(options: Route53ProviderOptions = {}): Dns
     const key = profile ?? '';
     let api = clients.get(key);
     if (!api) {
-      api = makeClient(profile);
+      api = throttleRoute53(makeClient(profile), {
+        bucket,
+        sleep,
+        ...(options.maxAttempts !== undefined ? { maxAttempts: options.maxAttempts } : {}),
+        ...(options.random ? { random: options.random } : {}),
+        onRetry: (r) => {
+          const reason = r.error instanceof Error ? r.error.name : String(r.error);
+          log.debug({ op: r.op, attempt: r.attempt, delayMs: r.delayMs, reason }, 'route53 retry');
+        },
+      });
       clients.set(key, api);
     }
     return api;
@@ -179,12 +211,11 @@ export function createRoute53Provider(options: Route53ProviderOptions = {}): Dns
     }
   }
 
-  /** Reads, merges and submits one zone's change; the change to wait for, if any. */
-  async function apply(
-    batch: ZoneBatch,
-    mode: 'present' | 'cleanUp',
-    signal?: AbortSignal,
-  ): Promise<Pending | undefined> {
+  /**
+   * Reads, merges and submits one zone's change: one request, cut only at Route53's limits (1,000 records,
+   * 32,000 characters); the changes to wait for.
+   */
+  async function apply(batch: ZoneBatch, mode: 'present' | 'cleanUp', signal?: AbortSignal): Promise<Pending[]> {
     const { api, zone } = batch;
     return withZoneLock(zone.id, async () => {
       const changes = [];
@@ -194,34 +225,30 @@ export function createRoute53Provider(options: Route53ProviderOptions = {}): Dns
           mode === 'present' ? presentChange(name, current, values, ttl) : cleanUpChange(name, current, values);
         if (change) changes.push(change);
       }
-      if (changes.length === 0) return undefined;
-      const names = [...batch.names.keys()].join(', ');
-      let res;
-      try {
-        res = await api.changeResourceRecordSets(
-          { HostedZoneId: zone.id, ChangeBatch: { Comment: `whisper-ts ${mode}`, Changes: changes } },
-          signal,
-        );
-      } catch (err) {
-        const secrets = [...batch.names.values()].flat();
-        const what = `Route53 ChangeResourceRecordSets (${mode} TXT ${names}) in zone ${zone.name}`;
-        throw route53Error(err, what, secrets);
+      const pending: Pending[] = [];
+      for (const part of splitChanges(changes)) {
+        const names = part.map((c) => c.ResourceRecordSet?.Name?.replace(/\.$/, '')).join(', ');
+        let res;
+        try {
+          res = await api.changeResourceRecordSets(
+            { HostedZoneId: zone.id, ChangeBatch: { Comment: `whisper-ts ${mode}`, Changes: part } },
+            signal,
+          );
+        } catch (err) {
+          const secrets = [...batch.names.values()].flat();
+          const what = `Route53 ChangeResourceRecordSets (${mode} TXT ${names}) in zone ${zone.name}`;
+          throw route53Error(err, what, secrets);
+        }
+        const info = res.ChangeInfo;
+        log.debug({ zone: zone.name, names, change: info?.Id, status: info?.Status }, `route53 ${mode} submitted`);
+        if (info?.Id !== undefined && info.Status !== 'INSYNC') pending.push({ api, changeId: info.Id, zone });
       }
-      const info = res.ChangeInfo;
-      log.debug({ zone: zone.name, names, change: info?.Id, status: info?.Status }, `route53 ${mode} submitted`);
-      if (info?.Id === undefined || info.Status === 'INSYNC') return undefined;
-      return { api, changeId: info.Id, zone };
+      return pending;
     });
   }
 
   function wait(p: Pending, signal?: AbortSignal): Promise<void> {
-    return waitForInsync(p.api, p.changeId, `zone ${p.zone.name}`, {
-      sleep,
-      now,
-      signal,
-      pollIntervalMs: options.pollIntervalMs ?? 500,
-      timeoutMs: options.changeTimeoutMs ?? 120_000,
-    });
+    return waitChange(p.api, p.changeId, `zone ${p.zone.name}`, signal);
   }
 
   return {
@@ -234,8 +261,7 @@ export function createRoute53Provider(options: Route53ProviderOptions = {}): Dns
       const pending: Pending[] = [];
       // Submitted one zone after the other (Route53 allows ~5 requests/s), then waited on together.
       for (const batch of batches) {
-        const p = await apply(batch, 'present', signal);
-        if (p) pending.push(p);
+        pending.push(...(await apply(batch, 'present', signal)));
       }
       await Promise.all(pending.map((p) => wait(p, signal)));
     },
@@ -247,8 +273,7 @@ export function createRoute53Provider(options: Route53ProviderOptions = {}): Dns
       const pending: Pending[] = [];
       for (const batch of batches) {
         try {
-          const p = await apply(batch, 'cleanUp', signal);
-          if (p) pending.push(p);
+          pending.push(...(await apply(batch, 'cleanUp', signal)));
         } catch (err) {
           errors.push(err);
         }
@@ -256,6 +281,13 @@ export function createRoute53Provider(options: Route53ProviderOptions = {}): Dns
       const results = await Promise.allSettled(pending.map((p) => wait(p, signal)));
       for (const r of results) if (r.status === 'rejected') errors.push(r.reason);
       if (errors.length > 0) throw errors[0];
+    },
+
+    // The batch key of dns/batch.ts: records reached with one profile in one hosted zone share a change.
+    async batchKey(fqdn, signal) {
+      const profile = chooseProfile(fqdn, await readProfileNames(sharedFiles));
+      const zone = await findZone(apiFor(profile), profile ?? '', fqdn, signal);
+      return `${profile ?? ''}\u0000${zone.id}`;
     },
 
     async close() {

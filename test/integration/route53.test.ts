@@ -1,7 +1,5 @@
 import { describe, it, expect, inject, beforeAll, afterAll } from 'vitest';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer, request } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +16,7 @@ import { createCnameLookup, followCname } from '../../src/dns/cname.js';
 import type { DnsProvider } from '../../src/dns/provider.js';
 import { isWhisperError } from '../../src/errors.js';
 import { createLogger } from '../../src/log.js';
+import { startRoute53Proxy } from '../support/route53-proxy.js';
 import '../support/env-types.js';
 
 const env = inject('env');
@@ -158,39 +157,6 @@ describe('Route53 provider against moto', () => {
   });
 });
 
-/** A plain HTTP proxy in front of moto that records the access key id each request is signed with. */
-async function startKeyRecorder(upstream: string) {
-  const target = new URL(upstream);
-  const keys: string[] = [];
-  const server = createServer((req, res) => {
-    const auth = req.headers.authorization ?? '';
-    keys.push(/Credential=([^/]+)\//.exec(auth)?.[1] ?? '(unsigned)');
-    const up = request(
-      { host: target.hostname, port: target.port, method: req.method, path: req.url, headers: { ...req.headers, host: target.host } },
-      (upRes) => {
-        res.writeHead(upRes.statusCode ?? 502, upRes.headers);
-        upRes.pipe(res);
-      },
-    );
-    up.on('error', (err) => {
-      res.writeHead(502);
-      res.end(String(err));
-    });
-    req.pipe(up);
-  });
-  server.keepAliveTimeout = 1000;
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    keys,
-    close: () =>
-      new Promise<void>((r) => {
-        server.closeAllConnections();
-        server.close(() => r());
-      }),
-  };
-}
-
 describe('Route53 credentials from the shared config file', () => {
   it('uses `[profile <zone>]` of ~/.aws/config alone (no credentials file), not the default profile', async () => {
     const configFile = join(dir, 'config-only');
@@ -201,7 +167,7 @@ describe('Route53 credentials from the shared config file', () => {
       '[default]\naws_access_key_id = AKIDDEFAULTPROFILE\naws_secret_access_key = d\n' +
         `[profile ${zone.toUpperCase()}]\naws_access_key_id = AKIDCONFIGPROFILE\naws_secret_access_key = c\n`,
     );
-    const recorder = await startKeyRecorder(env.route53.endpoint);
+    const recorder = await startRoute53Proxy(env.route53.endpoint);
     const lines: Record<string, unknown>[] = [];
     const destination = new Writable({
       write(chunk: Buffer, _enc, done) {

@@ -101,14 +101,44 @@ function unwrapMotoValue(value: string): string {
 }
 
 /**
- * A source reading moto's hosted zones and records through the Route53 API on every call (no caching).
- * Several hosted zones of one name are merged.
+ * `fn`, with concurrent calls coalesced: at most one runs at a time, and a caller gets the result of a run that
+ * started after it asked (never an older one), shared with every caller that came while the previous run was on.
+ * A burst of validations then costs a couple of emulator listings instead of one each.
+ */
+function coalesced<T>(fn: () => Promise<T>): () => Promise<T> {
+  let running: Promise<T> | undefined;
+  let next: Promise<T> | undefined;
+  const start = (): Promise<T> => {
+    const run = fn().finally(() => {
+      if (running === run) running = undefined;
+    });
+    running = run;
+    return run;
+  };
+  return () => {
+    if (!running) return start();
+    next ??= running.then(
+      () => undefined,
+      () => undefined,
+    ).then(() => {
+      next = undefined;
+      return start();
+    });
+    return next;
+  };
+}
+
+/**
+ * A source reading moto's hosted zones and records through the Route53 API on every call (no caching; concurrent
+ * calls share a listing that started after they asked, see {@link coalesced}). Several hosted zones of one name are merged.
  */
 export function createMotoSource(options: { endpoint: string; region: string }): ZoneSource {
   const client = new Route53Client({
     endpoint: options.endpoint, region: options.region, credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
   });
-  async function listZones(): Promise<{ id: string; name: string }[]> {
+  const listZones = coalesced(listZonesNow);
+  const listings = new Map<string, () => Promise<RRset[]>>();
+  async function listZonesNow(): Promise<{ id: string; name: string }[]> {
     const out: { id: string; name: string }[] = [];
     let marker: string | undefined;
     do {
@@ -120,26 +150,35 @@ export function createMotoSource(options: { endpoint: string; region: string }):
   }
   return {
     zones: async () => (await listZones()).map((z) => z.name),
-    async rrsets(zone) {
-      const out: RRset[] = [];
-      for (const { id } of (await listZones()).filter((z) => z.name === zone)) {
-        let start: { name?: string; type?: R53Type; identifier?: string } | undefined = {};
-        while (start) {
-          const page: ListResourceRecordSetsCommandOutput = await client.send(new ListResourceRecordSetsCommand({
-            HostedZoneId: id, StartRecordName: start.name, StartRecordType: start.type, StartRecordIdentifier: start.identifier,
-          }));
-          for (const set of page.ResourceRecordSets ?? []) {
-            if (!set.Name || !set.Type || !set.ResourceRecords) continue; // alias records have no values
-            const values = set.ResourceRecords.flatMap((r) => (r.Value ? [unwrapMotoValue(r.Value)] : []));
-            out.push({ name: set.Name, type: set.Type, ttl: set.TTL ?? 300, values });
-          }
-          start = page.IsTruncated
-            ? { name: page.NextRecordName, type: page.NextRecordType, identifier: page.NextRecordIdentifier }
-            : undefined;
-        }
+    rrsets(zone) {
+      let list = listings.get(zone);
+      if (!list) {
+        list = coalesced(() => rrsetsNow(zone));
+        listings.set(zone, list);
       }
-      return out;
+      return list();
     },
     close: () => Promise.resolve(client.destroy()),
   };
+
+  async function rrsetsNow(zone: string): Promise<RRset[]> {
+    const out: RRset[] = [];
+    for (const { id } of (await listZones()).filter((z) => z.name === zone)) {
+      let start: { name?: string; type?: R53Type; identifier?: string } | undefined = {};
+      while (start) {
+        const page: ListResourceRecordSetsCommandOutput = await client.send(new ListResourceRecordSetsCommand({
+          HostedZoneId: id, StartRecordName: start.name, StartRecordType: start.type, StartRecordIdentifier: start.identifier,
+        }));
+        for (const set of page.ResourceRecordSets ?? []) {
+          if (!set.Name || !set.Type || !set.ResourceRecords) continue; // alias records have no values
+          const values = set.ResourceRecords.flatMap((r) => (r.Value ? [unwrapMotoValue(r.Value)] : []));
+          out.push({ name: set.Name, type: set.Type, ttl: set.TTL ?? 300, values });
+        }
+        start = page.IsTruncated
+          ? { name: page.NextRecordName, type: page.NextRecordType, identifier: page.NextRecordIdentifier }
+          : undefined;
+      }
+    }
+    return out;
+  }
 }

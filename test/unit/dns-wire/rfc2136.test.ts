@@ -3,6 +3,7 @@ import { Writable } from 'node:stream';
 import { isWhisperError } from '../../../src/errors.js';
 import { createLogger } from '../../../src/log.js';
 import { createRfc2136Provider, type DnsTransport } from '../../../src/dns/rfc2136.js';
+import { batchDnsProvider } from '../../../src/dns/batch.js';
 import { signMessage, type TsigKey } from '../../../src/dns/tsig.js';
 import { encodeMessage, Opcode, Rcode, RRClass, RRType, type DecodedMessage, type DnsMessage, type ResourceRecord } from '../../../src/dns/wire.js';
 import { decodeMessage } from '../../../src/dns/wire-decode.js';
@@ -187,5 +188,45 @@ describe('createRfc2136Provider', () => {
     const logged = lines.join('');
     expect(logged).toContain('_acme-challenge.www.example.test');
     for (const secret of ['value-1', 'value-2', 'value-3', key.secret]) expect(logged).not.toContain(secret);
+  });
+});
+
+describe('createRfc2136Provider in batches', () => {
+  it('its batch key is the zone, found once per name: the update after it asks no more', async () => {
+    const fake = fakeServer();
+    let t = NOW;
+    const provider = createRfc2136Provider({ server: '192.0.2.53', transport: fake.transport, now: () => t, zoneCacheMs: 60_000 });
+    expect(await provider.batchKey!('_acme-challenge.www.example.test')).toBe('example.test');
+    expect(await provider.batchKey!('_acme-challenge.a.SUB.example.test.')).toBe('sub.example.test');
+    await provider.present(records);
+    expect(fake.queries).toEqual(['_acme-challenge.www.example.test', '_acme-challenge.a.sub.example.test']);
+    t += 60_001; // forgotten after zoneCacheMs
+    await provider.cleanUp([records[0]!]);
+    expect(fake.queries).toHaveLength(3);
+  });
+
+  it('the orders of a burst share one UPDATE per zone', async () => {
+    const fake = fakeServer();
+    const provider = createRfc2136Provider({ server: '192.0.2.53', zone: 'example.test', transport: fake.transport });
+    const dns = batchDnsProvider(provider, { windowMs: 5, cleanUpWindowMs: 5 });
+    await Promise.all(Array.from({ length: 20 }, (_, i) => dns.present([{ fqdn: `_acme-challenge.h${i}.example.test`, value: `value-${i}` }])));
+    expect(fake.updates.map((u) => u.authorities.length)).toEqual([20]);
+    await Promise.all(Array.from({ length: 20 }, (_, i) => dns.cleanUp([{ fqdn: `_acme-challenge.h${i}.example.test`, value: `value-${i}` }])));
+    expect(fake.updates.map((u) => u.authorities.length)).toEqual([20, 20]);
+  });
+
+  it('cuts an UPDATE too large for one DNS message in parts that fit', async () => {
+    const sizes: number[] = [];
+    const fake = fakeServer();
+    const transport: DnsTransport = (message, server, opts) => {
+      sizes.push(message.length);
+      return fake.transport(message, server, opts);
+    };
+    const provider = createRfc2136Provider({ server: '192.0.2.53', zone: 'example.test', transport, tsig: key, now });
+    const many = Array.from({ length: 1500 }, (_, i) => ({ fqdn: `_acme-challenge.host-number-${i}.example.test`, value: `${i}`.padEnd(43, 'x') }));
+    await provider.present(many);
+    expect(fake.updates.length).toBeGreaterThan(1);
+    expect(fake.updates.reduce((n, u) => n + u.authorities.length, 0)).toBe(1500);
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(65_535);
   });
 });

@@ -22,6 +22,8 @@ export class FakeRoute53 {
   pendingPolls = 0;
   /** Thrown by the next call of that operation. */
   failNext: Partial<Record<Call['op'], unknown>> = {};
+  /** Zones per ListHostedZones page (small, to exercise the paging). */
+  listPageSize = 2;
   /** Operations the IAM policy does not allow: they always fail with AccessDenied. */
   readonly denied = new Set<Call['op']>();
   private changeCount = 0;
@@ -96,16 +98,16 @@ export class FakeRoute53 {
       },
       listHostedZones: async (input) => {
         await this.enter('listHostedZones', input);
-        // Two per page, to exercise the paging.
+        const size = this.listPageSize;
         const start = Number(input.Marker ?? 0);
-        const page = this.zones.slice(start, start + 2);
-        const more = start + 2 < this.zones.length;
+        const page = this.zones.slice(start, start + size);
+        const more = start + size < this.zones.length;
         return {
-          HostedZones: page,
+          HostedZones: structuredClone(page),
           Marker: input.Marker,
           IsTruncated: more,
-          ...(more ? { NextMarker: String(start + 2) } : {}),
-          MaxItems: 2,
+          ...(more ? { NextMarker: String(start + size) } : {}),
+          MaxItems: size,
           $metadata: {},
         };
       },

@@ -1,0 +1,253 @@
+import { WhisperError } from '../errors.js';
+import { silentLogger, type Logger } from '../log.js';
+import { heldTimers, type Timers } from '../time.js';
+import type { DnsProvider, TxtRecord } from './provider.js';
+
+/** Options of {@link batchDnsProvider}. */
+export interface DnsBatchOptions {
+  /**
+   * How long the first record to present in an idle zone waits for the records of other orders before the call
+   * goes out (records arriving while a call of that zone is in flight go out together as soon as it ends). The
+   * orders of a burst reach their present over some hundreds of milliseconds (ACME round trips, CNAME lookups, the
+   * journal write); an order alone pays this once. @default 250
+   */
+  windowMs?: number;
+  /** The same for clean-ups, which nobody waits for: longer, so a burst's records go in one or two calls. @default 1000 */
+  cleanUpWindowMs?: number;
+  /** @default the process's timers, kept referenced (a window is short, and a stopping process must still send it) */
+  timers?: Timers;
+  /** @default silent */
+  log?: Logger;
+}
+
+type Mode = 'present' | 'cleanUp';
+
+/** A call to the provider holding the records of one or more callers. */
+interface Flight {
+  readonly controller: AbortController;
+  /** Callers still waiting for it: when the last one leaves, the call is aborted. */
+  waiting: number;
+  /** Resolves (never rejects) once the provider answered. */
+  settled: Promise<void>;
+}
+
+/** One caller's records of one batch key, queued for the next call or held by a call in flight. */
+interface Part {
+  readonly records: readonly TxtRecord[];
+  /** Ends the caller's wait (with an error, or none); later calls are ignored. */
+  readonly settle: (err?: unknown) => void;
+  done: boolean;
+  flight?: Flight;
+}
+
+/** The calls of one mode for one batch key: at most one in flight, the next one gathering. */
+interface Lane {
+  readonly mode: Mode;
+  readonly key: string;
+  queued: Part[];
+  timer?: unknown;
+  flight?: Flight;
+}
+
+/** Waits for `promise`, or rejects with `ABORTED` as soon as `signal` aborts. */
+async function untilAborted(promise: Promise<unknown>, signal: AbortSignal | undefined, what: string): Promise<void> {
+  if (!signal) {
+    await promise;
+    return;
+  }
+  let onAbort = (): void => undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(new WhisperError('ABORTED', `${what}: aborted`, { cause: signal.reason }));
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    await Promise.race([promise, aborted]);
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+  }
+}
+
+const recordKey = (r: TxtRecord): string => `${r.fqdn}\u0000${r.value}`;
+
+/** The records of `parts`, each once, in order of arrival. */
+function mergeRecords(parts: readonly { readonly records: readonly TxtRecord[] }[]): TxtRecord[] {
+  const seen = new Map<string, TxtRecord>();
+  for (const part of parts) for (const r of part.records) if (!seen.has(recordKey(r))) seen.set(recordKey(r), r);
+  return [...seen.values()];
+}
+
+/**
+ * A {@link DnsProvider} that coalesces the calls of concurrent orders: the records every caller presents (or
+ * cleans up) under the same {@link DnsProvider.batchKey} (a zone) within `windowMs`, or while a call of that zone
+ * is in flight, go into ONE call of `inner`, waited on once. Each caller resolves when the calls holding its own
+ * records resolved (per zone, not across zones) and fails only with them; a caller whose signal aborts leaves at
+ * once, and a call all of whose callers left is aborted. A clean-up of a record waits for a present of it still in
+ * flight, so it is never overtaken. A provider without `batchKey` (exec) is returned as it is: one call per order.
+ */
+export function batchDnsProvider(inner: DnsProvider, options: DnsBatchOptions = {}): DnsProvider {
+  const batchKey = inner.batchKey?.bind(inner);
+  if (!batchKey) return inner;
+  const windowMs = { present: options.windowMs ?? 250, cleanUp: options.cleanUpWindowMs ?? 1000 };
+  const timers = options.timers ?? heldTimers;
+  const log = options.log ?? silentLogger();
+  const lanes = new Map<string, Lane>();
+  /** Record key → the present call holding it, while in flight. */
+  const presenting = new Map<string, Flight>();
+  let closing = false;
+
+  function laneOf(mode: Mode, key: string): Lane {
+    const id = `${mode}\u0000${key}`;
+    let lane = lanes.get(id);
+    if (!lane) {
+      lane = { mode, key, queued: [] };
+      lanes.set(id, lane);
+    }
+    return lane;
+  }
+
+  function dropIfIdle(lane: Lane): void {
+    if (lane.queued.length === 0 && lane.flight === undefined && lane.timer === undefined) {
+      const id = `${lane.mode}\u0000${lane.key}`;
+      if (lanes.get(id) === lane) lanes.delete(id);
+    }
+  }
+
+  function schedule(lane: Lane): void {
+    if (lane.flight !== undefined || lane.timer !== undefined) return;
+    if (closing) {
+      launch(lane);
+      return;
+    }
+    lane.timer = timers.setTimeout(() => {
+      lane.timer = undefined;
+      launch(lane);
+    }, windowMs[lane.mode]);
+  }
+
+  function launch(lane: Lane): void {
+    const parts = lane.queued.filter((p) => !p.done);
+    lane.queued = [];
+    if (parts.length === 0) {
+      dropIfIdle(lane);
+      return;
+    }
+    const records = mergeRecords(parts);
+    const controller = new AbortController();
+    const flight: Flight = { controller, waiting: parts.length, settled: Promise.resolve() };
+    for (const p of parts) p.flight = flight;
+    lane.flight = flight;
+    if (lane.mode === 'present') for (const r of records) presenting.set(recordKey(r), flight);
+    log.debug({ provider: inner.name, mode: lane.mode, batch: lane.key, callers: parts.length, records: records.length }, 'DNS batch sent');
+    const call = (async () => inner[lane.mode](records, controller.signal))();
+    flight.settled = call.then(
+      () => finish(lane, flight, parts, records, undefined),
+      (err: unknown) => finish(lane, flight, parts, records, err ?? new WhisperError('DNS_PROVIDER', `${inner.name} ${lane.mode} failed`)),
+    );
+  }
+
+  function finish(lane: Lane, flight: Flight, parts: readonly Part[], records: readonly TxtRecord[], err: unknown): void {
+    for (const p of parts) p.settle(err);
+    if (lane.mode === 'present') {
+      for (const r of records) if (presenting.get(recordKey(r)) === flight) presenting.delete(recordKey(r));
+    }
+    lane.flight = undefined;
+    // Whatever gathered meanwhile goes out at once: it has waited for this call already.
+    if (lane.queued.some((p) => !p.done)) launch(lane);
+    else {
+      lane.queued = [];
+      dropIfIdle(lane);
+    }
+  }
+
+  function join(lane: Lane, records: readonly TxtRecord[], signal: AbortSignal | undefined): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = (): void => {
+        const flight = part.flight;
+        part.settle(new WhisperError('ABORTED', `${inner.name} ${lane.mode}: aborted`, { cause: signal?.reason }));
+        if (flight) {
+          flight.waiting -= 1;
+          if (flight.waiting === 0) flight.controller.abort(signal?.reason);
+        } else {
+          lane.queued = lane.queued.filter((p) => p !== part);
+        }
+      };
+      const part: Part = {
+        records,
+        done: false,
+        settle: (err) => {
+          if (part.done) return;
+          part.done = true;
+          signal?.removeEventListener('abort', onAbort);
+          if (err === undefined) resolve();
+          else reject(err);
+        },
+      };
+      if (signal?.aborted) {
+        onAbort();
+        return;
+      }
+      signal?.addEventListener('abort', onAbort, { once: true });
+      lane.queued.push(part);
+      schedule(lane);
+    });
+  }
+
+  /** Record groups by batch key; each name is looked up once per call. */
+  async function group(records: readonly TxtRecord[], signal: AbortSignal | undefined) {
+    const names = [...new Set(records.map((r) => r.fqdn))];
+    const looked = await Promise.allSettled(names.map((fqdn) => batchKey!(fqdn, signal)));
+    const keyOf = new Map<string, string>();
+    const errors: unknown[] = [];
+    looked.forEach((result, i) => {
+      if (result.status === 'fulfilled') keyOf.set(names[i]!, result.value);
+      else errors.push(result.reason);
+    });
+    const groups = new Map<string, TxtRecord[]>();
+    for (const r of records) {
+      const key = keyOf.get(r.fqdn);
+      if (key !== undefined) groups.set(key, [...(groups.get(key) ?? []), r]);
+    }
+    return { groups, errors };
+  }
+
+  async function submit(mode: Mode, records: readonly TxtRecord[], signal: AbortSignal | undefined): Promise<void> {
+    if (records.length === 0) return;
+    if (signal?.aborted) throw new WhisperError('ABORTED', `${inner.name} ${mode}: aborted`, { cause: signal.reason });
+    const { groups, errors } = await group(records, signal);
+    // Nothing is published for a caller one of whose records has no zone; a clean-up still removes what it can.
+    if (mode === 'present' && errors.length > 0) throw errors[0];
+    if (mode === 'cleanUp') {
+      const flights = new Set(records.flatMap((r) => presenting.get(recordKey(r)) ?? []));
+      if (flights.size > 0) await untilAborted(Promise.all([...flights].map((f) => f.settled)), signal, `${inner.name} ${mode}`);
+    }
+    const results = await Promise.allSettled([...groups].map(([key, part]) => join(laneOf(mode, key), part, signal)));
+    for (const r of results) if (r.status === 'rejected') errors.push(r.reason);
+    if (errors.length > 0) throw errors[0];
+  }
+
+  return {
+    name: inner.name,
+    ...(inner.propagation ? { propagation: inner.propagation } : {}),
+    ...(inner.nameservers ? { nameservers: inner.nameservers.bind(inner) } : {}),
+    batchKey,
+    present: (records, signal) => submit('present', records, signal),
+    cleanUp: (records, signal) => submit('cleanUp', records, signal),
+    /** Sends what is gathering at once (and from now on, all at once), waits for the calls in flight, then closes `inner`. */
+    async close() {
+      closing = true;
+      for (const lane of [...lanes.values()]) {
+        if (lane.timer === undefined) continue;
+        timers.clearTimeout(lane.timer);
+        lane.timer = undefined;
+        launch(lane);
+      }
+      for (;;) {
+        const flights = [...lanes.values()].flatMap((l) => l.flight ?? []);
+        if (flights.length === 0) break;
+        await Promise.all(flights.map((f) => f.settled));
+      }
+      await inner.close?.();
+    },
+  } satisfies DnsProvider;
+}
