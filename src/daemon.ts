@@ -1,5 +1,6 @@
 import { removeTempFiles } from './store/temp-files.js';
 import { mkdir } from 'node:fs/promises';
+import { homedir } from 'node:os';
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
 import { WhisperError, errorMessage, isWhisperError } from './errors.js';
@@ -7,13 +8,17 @@ import { createFolderStore } from './store/folder.js';
 import type { CertStore } from './store/types.js';
 import { createAcmeIssuer } from './acme/issuer.js';
 import { cleanOrphanChallenges, createChallengeJournal, type ChallengeJournal } from './acme/journal.js';
+import { createChallengeCleanup, type ChallengeCleanup } from './acme/cleanup.js';
 import type { Issuer } from './acme/types.js';
 import { createDnsProvider } from './dns/factory.js';
+import { batchDnsProvider } from './dns/batch.js';
 import type { DnsProvider } from './dns/provider.js';
 import { waitForPropagation } from './dns/propagation.js';
 import { createCnameLookup, followCname } from './dns/cname.js';
 import { createConsulApi, type ConsulApi } from './consul/api.js';
 import { CatalogWatcher } from './consul/watcher.js';
+import { KvWatcher, runWithKvWatchers } from './consul/kv-watch.js';
+import { staticKeyPrefix } from './plan/static.js';
 import { createNotifier } from './consul/notify.js';
 import { IssuanceQueue } from './queue/queue.js';
 import { Reconciler } from './reconcile.js';
@@ -57,18 +62,28 @@ export function consulFromConfig(config: Config): ConsulApi {
   });
 }
 
-/** Builds the store the configuration describes. */
+/**
+ * Builds the store the configuration describes. Its account key is `-a` when given, else the folder's `.acme`, else
+ * `~/.acme` (the last whisper's default), else a new `<folder>/.acme` (see `resolveAccountKeyFile`).
+ */
 export function storeFromConfig(config: Config, log: Logger): CertStore {
-  return createFolderStore(config.certDir, { formats: config.formats, formatsDir: config.formatsDir, log });
+  return createFolderStore(config.certDir, {
+    formats: config.formats,
+    formatsDir: config.formatsDir,
+    log,
+    homeDir: homedir(),
+    ...(config.acmeKeyFile ? { accountKeyFile: config.acmeKeyFile } : {}),
+  });
 }
 
-function issuerFromConfig(config: Config, store: CertStore, dns: DnsProvider, journal: ChallengeJournal, log: Logger, sleep: Sleep): Issuer {
+function issuerFromConfig(config: Config, store: CertStore, dns: DnsProvider, journal: ChallengeJournal, cleanup: ChallengeCleanup, log: Logger, sleep: Sleep): Issuer {
   const lookup = createCnameLookup(config.dnsResolvers.length > 0 ? { servers: config.dnsResolvers } : {});
   return createAcmeIssuer({
     directoryUrl: config.directoryUrl,
     store,
     dns,
     journal,
+    cleanup,
     keyType: config.keyType,
     log,
     sleep,
@@ -142,8 +157,8 @@ export async function runDaemon(config: Config, log: Logger, signal: AbortSignal
 }
 
 /**
- * The pipeline: watch the catalog, plan, queue, issue, store, notify; renew on each certificate's timer and in a
- * sweep every `--renew-interval` (24 hours). Resolves once `signal`
+ * The pipeline: watch the catalog and the static entries of `--listen-path`, plan, queue, issue, store, notify;
+ * renew on each certificate's timer and in a sweep every `--renew-interval` (24 hours). Resolves once `signal`
  * aborts and every part has stopped (in-flight orders are aborted and their DNS records cleaned up).
  */
 export async function runPipeline(config: Config, log: Logger, signal: AbortSignal, parts: DaemonParts = {}): Promise<void> {
@@ -152,9 +167,12 @@ export async function runPipeline(config: Config, log: Logger, signal: AbortSign
   const now = parts.now ?? Date.now;
   const consul = parts.consul ?? consulFromConfig(config);
   const store = parts.store ?? storeFromConfig(config, log.child({ component: 'store' }));
-  const dns = parts.dns ?? createDnsProvider(config, log.child({ component: 'dns' }));
+  // One change per zone for the records of concurrent orders (dns/batch.ts), their clean-up in the background.
+  const injectedTimers = parts.timers ? { timers: parts.timers } : {};
+  const dns = batchDnsProvider(parts.dns ?? createDnsProvider(config, log.child({ component: 'dns' })), { log: log.child({ component: 'dns' }), ...injectedTimers });
   const journal = createChallengeJournal(config.certDir, { log });
-  const bareIssuer = parts.issuer ?? issuerFromConfig(config, store, dns, journal, log, sleep);
+  const cleanup = createChallengeCleanup({ dns, journal, log: log.child({ component: 'acme' }), background: true, ...injectedTimers });
+  const bareIssuer = parts.issuer ?? issuerFromConfig(config, store, dns, journal, cleanup, log, sleep);
   const issuer = parts.metrics ? instrumentIssuer(bareIssuer, parts.metrics, now) : bareIssuer;
 
   await mkdir(config.certDir, { recursive: true, mode: 0o700 });
@@ -222,6 +240,7 @@ export async function runPipeline(config: Config, log: Logger, signal: AbortSign
     allowDomains: config.allowDomains,
     allowWildcard: config.allowWildcard,
     domains: config.domains,
+    listenPaths: config.listenPaths,
     ...(profile ? { profile } : {}),
     enqueue: (cert, reason) => queue.enqueue(cert, reason),
     forget: (id) => queue.remove(id),
@@ -235,6 +254,20 @@ export async function runPipeline(config: Config, log: Logger, signal: AbortSign
     log: log.child({ component: 'watcher' }),
     onChange: (change) => reconciler.update(change.services, change.reset ? 'all' : new Set([...change.changed, ...change.removed])),
   });
+  // `--listen-path`: static entries, one watcher per prefix.
+  const kvWatchers = config.listenPaths.map(
+    (prefix) =>
+      new KvWatcher({
+        api: consul,
+        prefix: staticKeyPrefix(prefix),
+        wait: config.consul.wait,
+        sleep,
+        now,
+        random,
+        log: log.child({ component: 'static', listenPath: prefix }),
+        onChange: (entries) => reconciler.updateStatic(prefix, entries),
+      }),
+  );
 
   parts.metrics?.attach({ queueDepth: () => queue.size, budget: (t) => budget.snapshot(t), watcherLastSuccess: () => watcher.lastSuccess });
 
@@ -249,16 +282,17 @@ export async function runPipeline(config: Config, log: Logger, signal: AbortSign
   scheduleSweep();
 
   try {
-    await watcher.run(signal);
+    await runWithKvWatchers(watcher, kvWatchers, signal, log);
   } finally {
     timers.clearTimeout(sweepTimer);
     renewal.stop();
     await queue.stop();
+    // The records of the orders just ended (and of earlier ones still being removed) go out at once, within a bounded time.
+    await Promise.all([cleanup.flush(), dns.close?.()]);
     await state.flush();
     // The last bump (files changed since the one before) goes out before the Consul client closes its connections.
     await notifier.close();
     consul.close?.();
-    await dns.close?.();
     log.info('whisper-ts stopped');
   }
 }
