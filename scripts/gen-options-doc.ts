@@ -44,6 +44,9 @@ export function optionsDoc(): string {
     '- `whisper-ts status <path_to_cert_folder> [--json] [--renew-before <days|percent>]`: every certificate,',
     '  its names, issuer, expiry, next renewal and last error.',
     '- `whisper-ts limits <path_to_cert_folder> [--json] [--rate-limits <spec>]`: the rate-limit budget.',
+    '- `whisper-ts dns-persist <path_to_cert_folder> [--json] [--issuer-domain-name <name>] [--dns-resolver <host:port>]`:',
+    '  the `_validation-persist.<name>` TXT records (`--challenge dns-persist-01`) the account needs for the folder\'s',
+    '  certificates, and whether each is in place (exit 1 when one is missing).',
     '',
   ].join('\n');
 }

@@ -7,6 +7,7 @@ import { WhisperError, errorMessage, isWhisperError } from './errors.js';
 import { runDaemon, consulFromConfig, storeFromConfig, type DaemonParts } from './daemon.js';
 import { dryRun, formatDryRun } from './dryrun.js';
 import { limitsCommand, statusCommand } from './commands.js';
+import { dnsPersistCommand } from './dns-persist-command.js';
 import { LETSENCRYPT } from './options.js';
 import { VERSION } from './version.js';
 import { DASH_D_RULE, whisperArgv } from './whisper-argv.js';
@@ -31,7 +32,7 @@ export interface MainIo {
 function program(io: Required<Pick<MainIo, 'stdout' | 'stderr'>>): Command {
   const cmd = new Command('whisper-ts')
     .description('Keeps TLS certificates for every web service registered in Consul (ACME DNS-01), in HAProxy\'s folder.\n' +
-      'Also: whisper-ts status <folder> [--json], whisper-ts limits <folder> [--json].')
+      'Also: whisper-ts status <folder> [--json], whisper-ts limits <folder> [--json], whisper-ts dns-persist <folder> [--json].')
     .version(VERSION)
     .argument('[path_to_cert_folder]', 'folder of the certificates (HAProxy `crt <dir>`) and the ACME account (.acme)')
     .exitOverride()
@@ -123,6 +124,7 @@ export async function main(argv: readonly string[], io: MainIo = {}): Promise<nu
   const stdout = io.stdout ?? ((t: string) => void process.stdout.write(t));
   const stderr = io.stderr ?? ((t: string) => void process.stderr.write(t));
   if (argv[0] === 'status' || argv[0] === 'limits') return offline(argv, { stdout, stderr });
+  if (argv[0] === 'dns-persist') return dnsPersistCommand(argv, { stdout, stderr });
   const parsed = parseCommandLine(argv, { ...io, stdout, stderr });
   if (typeof parsed === 'number') return parsed;
   const config = parsed;

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { WhisperError } from './errors.js';
 import { KEY_TYPES, type KeyType } from './acme/keys.js';
+import { CHALLENGE_TYPES, type ChallengeType } from './acme/challenge-choice.js';
 import { createAllowList } from './plan/allow.js';
 import { parseRenewBefore, type RenewBefore } from './lifecycle/schedule.js';
 import { parseRateLimits } from './limits/config.js';
@@ -18,7 +19,7 @@ import { parseKeyFile, type Keyring } from './ha/kv-crypto.js';
 import { haTimingProblem } from './ha/timing.js';
 
 /** The DNS back ends. */
-export const DNS_PROVIDERS = ['route53', 'rfc2136', 'exec'] as const;
+export const DNS_PROVIDERS = ['route53', 'rfc2136', 'exec', 'none'] as const;
 export type DnsProviderName = (typeof DNS_PROVIDERS)[number];
 const FORMATS: readonly StoreFormat[] = ['haproxy', 'certbot', 'pkcs12'];
 
@@ -45,6 +46,8 @@ export interface Config {
   readonly eab?: { readonly kid: string; readonly hmacKey: string };
   readonly keyType: KeyType;
   readonly dnsProvider: DnsProviderName;
+  /** `--challenge`: dns-persist-01 where the CA offers it (else dns-01), or always dns-01. @default 'dns-01' */
+  readonly challenge: ChallengeType;
   /** `requestsPerSecond`: `--route53-rps`, the client-side limit of Route53 calls. @default 10 */
   readonly route53: { readonly endpoint?: string; readonly region: string; readonly requestsPerSecond: number };
   readonly rfc2136?: {
@@ -183,6 +186,11 @@ export function buildConfig(folder: string | undefined, raw: Raw, options: Build
   const dnsProvider = str('dnsProvider') as DnsProviderName;
   if (!DNS_PROVIDERS.includes(dnsProvider)) throw invalid(flag('dnsProvider'), `must be one of ${DNS_PROVIDERS.join(', ')} (got ${JSON.stringify(dnsProvider)})`);
 
+  const challenge = str('challenge') as ChallengeType;
+  if (!CHALLENGE_TYPES.includes(challenge)) throw invalid(flag('challenge'), `must be one of ${CHALLENGE_TYPES.join(', ')} (got ${JSON.stringify(challenge)})`);
+  // dns-01 records change every order: nobody can make them by hand in time.
+  if (dnsProvider === 'none' && challenge === 'dns-01') throw invalid(flag('dnsProvider'), 'none writes no DNS: only with --challenge dns-persist-01');
+
   const formats = list('format') as StoreFormat[];
   for (const f of formats) if (!FORMATS.includes(f)) throw invalid('--format', `must be one of ${FORMATS.join(', ')} (got ${JSON.stringify(f)})`);
 
@@ -277,6 +285,7 @@ export function buildConfig(folder: string | undefined, raw: Raw, options: Build
     ...(eabKid && eabHmacKey ? { eab: { kid: eabKid, hmacKey: eabHmacKey } } : {}),
     keyType,
     dnsProvider,
+    challenge,
     route53: { region: str('route53Region')!, requestsPerSecond: positiveInt('--route53-rps', str('route53Rps')!, 100), ...(str('route53Endpoint') ? { endpoint: str('route53Endpoint')! } : {}) },
     ...(rfc2136 ? { rfc2136 } : {}),
     ...(execCommand ? { execCommand } : {}),

@@ -14,6 +14,7 @@ import { createDnsProvider } from './dns/factory.js';
 import { batchDnsProvider } from './dns/batch.js';
 import type { DnsProvider } from './dns/provider.js';
 import { waitForPropagation } from './dns/propagation.js';
+import { missingRecords } from './dns/present-check.js';
 import { createCnameLookup, followCname } from './dns/cname.js';
 import { createConsulApi, type ConsulApi } from './consul/api.js';
 import { CatalogWatcher } from './consul/watcher.js';
@@ -91,6 +92,14 @@ function issuerFromConfig(config: Config, store: CertStore, dns: DnsProvider, jo
     ...(config.eab ? { eab: config.eab } : {}),
     ...(config.caBundle ? { caBundle: config.caBundle } : {}),
     challengeTarget: (fqdn, signal) => followCname(fqdn, lookup, signal ? { signal } : {}),
+    challenge: config.challenge,
+    allowWildcard: config.allowWildcard,
+    missingRecords: (records, signal) =>
+      missingRecords(records, {
+        ...(signal ? { signal } : {}),
+        ...(config.dnsResolvers.length > 0 ? { servers: config.dnsResolvers } : {}),
+        ...(dns.nameservers ? { nameservers: dns.nameservers.bind(dns) } : {}),
+      }),
     propagate: (records, signal) =>
       waitForPropagation(records, {
         timeoutMs: config.propagationTimeoutMs,

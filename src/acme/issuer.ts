@@ -3,6 +3,7 @@ import { isWhisperError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { WantedCert } from '../plan/types.js';
 import type { CertBundle, CertStore } from '../store/types.js';
+import type { ChallengeType } from './challenge-choice.js';
 import type { ChallengeJournal } from './journal.js';
 import { createChallengeCleanup, type ChallengeCleanup } from './cleanup.js';
 import { loadOrRegisterAccount, type AcmeAccount } from './account.js';
@@ -58,6 +59,12 @@ export interface AcmeIssuerOptions {
    * can be cleaned up at the next start (see `cleanOrphanChallenges`). @default none
    */
   journal?: ChallengeJournal;
+  /** `--challenge`: answer dns-persist-01 when the CA offers it, else dns-01. @default 'dns-01' */
+  challenge?: ChallengeType;
+  /** `--allow-wildcard`: wildcards may be answered with dns-persist-01 (`policy=wildcard`). @default false */
+  allowWildcard?: boolean;
+  /** Which DNS-PERSIST-01 records are not in place yet (see `dns/present-check.ts`). @default every one */
+  missingRecords?: (records: readonly TxtRecord[], signal?: AbortSignal) => Promise<TxtRecord[]>;
   /** Makes ACME clients. @default acme-client, hooked for error mapping (tests pass a fake) */
   clients?: AcmeClientFactory;
 }
@@ -128,6 +135,10 @@ export function createAcmeIssuer(options: AcmeIssuerOptions): Issuer {
       pollTimeoutMs: options.pollTimeoutMs ?? 300_000,
       cleanup,
       ...(options.journal === undefined ? {} : { journal: options.journal }),
+      accountUrl: acct.url,
+      ...(options.challenge === undefined ? {} : { challenge: options.challenge }),
+      ...(options.allowWildcard === undefined ? {} : { allowWildcard: options.allowWildcard }),
+      ...(options.missingRecords === undefined ? {} : { missingRecords: options.missingRecords }),
     };
   }
 

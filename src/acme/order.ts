@@ -6,6 +6,7 @@ import type { Logger } from '../log.js';
 import type { WantedCert } from '../plan/types.js';
 import { dnsNames, pemCertificates } from '../store/pem.js';
 import type { CertBundle } from '../store/types.js';
+import { chooseChallenge, persistNeeds, type ChallengeType } from './challenge-choice.js';
 import type { ChallengeCleanup } from './cleanup.js';
 import type { ChallengeJournal } from './journal.js';
 import { createCsr, generateKey, type KeyType } from './keys.js';
@@ -35,11 +36,19 @@ export interface OrderContext {
   readonly journal?: ChallengeJournal;
   /** Removes the records once the order is over (awaited, or in the background) and forgets them in the journal. */
   readonly cleanup: ChallengeCleanup;
+  /** `--challenge`: the challenge to answer when the CA offers it (dns-persist-01 falls back to dns-01). @default 'dns-01' */
+  readonly challenge?: ChallengeType;
+  /** The account URL, named in DNS-PERSIST-01 records. Required with `challenge` `dns-persist-01`. */
+  readonly accountUrl?: string;
+  /** `--allow-wildcard`: a wildcard may be answered with dns-persist-01 (`policy=wildcard`). @default false */
+  readonly allowWildcard?: boolean;
+  /** Which of the persistent records are not in place yet (a DNS query). @default every one */
+  readonly missingRecords?: (records: readonly TxtRecord[], signal?: AbortSignal) => Promise<TxtRecord[]>;
 }
 
 /**
- * One ACME order for `cert.names`, answered with DNS-01: create the order, publish every TXT
- * record at once, wait for propagation, answer the challenges, wait for the authorizations,
+ * One ACME order for `cert.names`, answered with DNS-01 (or DNS-PERSIST-01, see `ctx.challenge`): create the order,
+ * publish every TXT record at once (persistent ones only when not yet in place), wait for propagation, answer the challenges, wait for the authorizations,
  * finalize with a CSR of a fresh key, download and check the certificate. The TXT records are
  * handed to `ctx.cleanup` in `finally`, whatever happens (in a daemon they are removed in the background,
  * together with other orders' records); after a failure the still-pending authorizations are deactivated
@@ -86,29 +95,46 @@ export async function runOrder(ctx: OrderContext, cert: WantedCert, opts: IssueO
 
     const authzs = await step('getAuthorizations', () => client.getAuthorizations(created));
     const challenges: Challenge[] = [];
+    const persisted: { identifier: string; wildcard: boolean; issuerDomainName: string }[] = [];
+    const fallbacks: string[] = [];
     for (const authz of authzs) {
       if (authz.status === 'valid') continue;
       if (authz.status !== 'pending') {
         throw orderFailure(what, `authorization for ${authz.identifier.value} is ${authz.status}`, undefined, true);
       }
-      const challenge = authz.challenges.find((c) => c.type === 'dns-01');
-      if (challenge === undefined) {
+      const choice = chooseChallenge(authz, ctx.challenge ?? 'dns-01', ctx.allowWildcard === true);
+      if (choice.type === 'none') {
         throw new WhisperError('ACME_ORDER', `${what}: the CA offers no dns-01 challenge for ${authz.identifier.value}`);
       }
-      const value = await step('getChallengeKeyAuthorization', () => client.getChallengeKeyAuthorization(challenge));
       const name = authz.identifier.value.replace(/^\*\./, '');
+      if (choice.type === 'dns-persist-01') {
+        persisted.push({ identifier: name, wildcard: authz.wildcard === true || authz.identifier.value.startsWith('*.'), issuerDomainName: choice.issuerDomainName });
+        challenges.push(choice.challenge);
+        continue;
+      }
+      if (choice.fallback) fallbacks.push(`${authz.identifier.value} (${choice.fallback})`);
+      const { challenge } = choice;
+      const value = await step('getChallengeKeyAuthorization', () => client.getChallengeKeyAuthorization(challenge));
       const fqdn = await step('challengeTarget', () => ctx.challengeTarget(`_acme-challenge.${name}`, signal), 'DNS_PROVIDER');
       records.push({ fqdn: fqdn.toLowerCase().replace(/\.$/, ''), value });
       challenges.push(challenge);
     }
+    // One line per order, not per name: the CA decides per authorization, the operator wants to know it happened.
+    if (fallbacks.length > 0) log.info({ certId: cert.id, names: fallbacks }, 'dns-persist-01 not usable; answering dns-01');
+    const persistent = await persistentRecords(ctx, persisted, signal, step);
 
-    if (records.length > 0) {
-      // Journaled before publishing: a run killed from here on leaves records the next start removes.
+    if (challenges.length > 0) {
+      // Journaled before publishing: a run killed from here on leaves records the next start removes. Persistent
+      // records are not: they are meant to stay.
       const { journal } = ctx;
-      if (journal) await step('journal.add', () => journal.add(records), 'STORE_WRITE');
-      presenting = true;
-      await step(`dns.present(${records.length} records)`, () => ctx.dns.present(records, signal), 'DNS_PROVIDER');
-      await step('propagate', () => ctx.propagate(records, signal), 'DNS_PROPAGATION_TIMEOUT');
+      if (journal && records.length > 0) await step('journal.add', () => journal.add(records), 'STORE_WRITE');
+      presenting = records.length > 0;
+      // Both kinds in one call: new persistent names share the change (and its wait) with challenge records.
+      const publish = [...records, ...persistent];
+      if (publish.length > 0) {
+        await step(`dns.present(${publish.length} records)`, () => ctx.dns.present(publish, signal), 'DNS_PROVIDER');
+        await step('propagate', () => ctx.propagate(publish, signal), 'DNS_PROPAGATION_TIMEOUT');
+      }
       for (const challenge of challenges) await step('completeChallenge', () => client.completeChallenge(challenge));
       await step('waitForValidStatus(authorizations)', () =>
         pollUntil(() => client.getAuthorizations(created), (list) => allValid(what, list), {
@@ -145,6 +171,28 @@ export async function runOrder(ctx: OrderContext, cert: WantedCert, opts: IssueO
   }
 }
 
+/**
+ * The DNS-PERSIST-01 records the order needs that are not yet in place (checked on the authoritative servers):
+ * usually none, as they stay from the first order of each name on.
+ */
+async function persistentRecords(
+  ctx: OrderContext,
+  persisted: Parameters<typeof persistNeeds>[0],
+  signal: AbortSignal | undefined,
+  step: <T>(name: string, fn: () => Promise<T>, fallback?: ErrorCode) => Promise<T>,
+): Promise<TxtRecord[]> {
+  if (persisted.length === 0) return [];
+  const { accountUrl } = ctx;
+  if (!accountUrl) throw new WhisperError('INTERNAL', 'dns-persist-01 needs the account URL');
+  const wanted: TxtRecord[] = [];
+  for (const need of persistNeeds(persisted, accountUrl)) {
+    const fqdn = await step('challengeTarget', () => ctx.challengeTarget(need.fqdn, signal), 'DNS_PROVIDER');
+    wanted.push({ fqdn: fqdn.toLowerCase().replace(/\.$/, ''), value: need.value, persistent: true });
+  }
+  const check = ctx.missingRecords;
+  return check ? step('missingRecords', () => check(wanted, signal), 'DNS_PROVIDER') : wanted;
+}
+
 function asWhisperError(err: unknown, context: string, fallback: ErrorCode, signal: AbortSignal | undefined): WhisperError {
   if (isWhisperError(err)) return err;
   if (signal?.aborted) return new WhisperError('ABORTED', `${context}: aborted`, { cause: err });
@@ -173,7 +221,8 @@ function allValid(what: string, authzs: readonly Authorization[]): boolean {
   for (const authz of authzs) {
     if (authz.status === 'valid' || authz.status === 'pending') continue;
     const failed =
-      authz.challenges.find((c) => c.type === 'dns-01' && c.error !== undefined) ?? authz.challenges.find((c) => c.error !== undefined);
+      authz.challenges.find((c) => (c.type === 'dns-01' || (c.type as string) === 'dns-persist-01') && c.error !== undefined) ??
+      authz.challenges.find((c) => c.error !== undefined);
     // Validation failed: the CA counts it against this identifier (and this account) only.
     throw orderFailure(what, `authorization for ${authz.identifier.value} is ${authz.status}`, failed?.error, false, authz.identifier.value);
   }

@@ -5,6 +5,7 @@ import type { DnsProvider } from './provider.js';
 import type { Route53ProviderOptions } from './route53.js';
 import { createRfc2136Provider } from './rfc2136.js';
 import { createExecProvider } from './exec.js';
+import { createNoneProvider } from './none.js';
 
 /** The DNS provider the configuration names. */
 export function createDnsProvider(config: Config, log: Logger): DnsProvider {
@@ -22,6 +23,8 @@ export function createDnsProvider(config: Config, log: Logger): DnsProvider {
     case 'exec':
       if (!config.execCommand) throw new WhisperError('CONFIG_INVALID', '--exec-command: required with --dns-provider exec');
       return createExecProvider({ command: config.execCommand });
+    case 'none':
+      return createNoneProvider();
   }
 }
 

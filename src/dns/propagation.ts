@@ -121,7 +121,8 @@ interface Waiting {
   readonly lastError: Map<string, string>;
 }
 
-async function serversFor(name: string, options: PropagationOptions): Promise<string[]> {
+/** The servers asked about `name`: `servers` when given, else the provider's own, else the zone's authoritative ones. */
+export async function serversFor(name: string, options: PropagationOptions): Promise<string[]> {
   if (options.servers && options.servers.length > 0) return [...options.servers];
   const own = options.nameservers ? await options.nameservers(name, options.signal) : [];
   if (own.length > 0) return own;

@@ -4,6 +4,11 @@ export interface TxtRecord {
   readonly fqdn: string;
   /** The TXT value (the dns-01 key authorization digest). A secret until validated: never log it. */
   readonly value: string;
+  /**
+   * A DNS-PERSIST-01 record (`_validation-persist.<name>`): meant to stay, never journaled or cleaned up; its value
+   * (issuer and account URL) is public and may be shown. @default false
+   */
+  readonly persistent?: boolean;
 }
 
 /** Propagation settings a provider may suggest (the check itself lives in `dns/propagation.ts`). */

@@ -19,6 +19,8 @@ export interface FakeCaOptions {
   issuedNames?: string[];
   /** Methods that throw (every time, or only the first `times` calls). */
   failAt?: Partial<Record<Method, { error: Error; times?: number }>>;
+  /** More challenge objects offered with dns-01 for an identifier (dns-persist-01, types nobody knows). @default none */
+  extraChallenges?: (identifier: string) => object[];
   /** Called before each method runs (e.g. to abort). */
   before?: (method: Method) => void;
 }
@@ -31,6 +33,9 @@ interface AuthzState {
   answered: boolean;
   pollsLeft: number;
   challenge: Challenge;
+  extra: Challenge[];
+  /** The type of the challenge answered. */
+  answeredWith?: string;
 }
 
 /** The fake CA: its factory, and what happened. */
@@ -70,7 +75,7 @@ export function fakeCa(options: FakeCaOptions = {}) {
       identifier: { type: 'dns', value: state.value },
       wildcard: state.wildcard,
       status: state.status,
-      challenges: [{ ...state.challenge, ...(error ? { error, status: 'invalid' as const } : {}) }],
+      challenges: [{ ...state.challenge, ...(error ? { error, status: 'invalid' as const } : {}) }, ...state.extra],
     };
   }
 
@@ -111,6 +116,7 @@ export function fakeCa(options: FakeCaOptions = {}) {
           answered: false,
           pollsLeft: options.pendingPolls ?? 0,
           challenge: { type: 'dns-01', url: `https://ca.test/chall/${id.value}`, token, status: 'pending' },
+          extra: (options.extraChallenges?.(id.value) ?? []) as Challenge[],
         });
         return url;
       });
@@ -130,7 +136,12 @@ export function fakeCa(options: FakeCaOptions = {}) {
     },
     async completeChallenge(challenge) {
       enter('completeChallenge');
-      for (const s of authzs.values()) if (s.challenge.url === challenge.url) s.answered = true;
+      for (const s of authzs.values()) {
+        if (s.challenge.url === challenge.url || s.extra.some((c) => c.url === challenge.url)) {
+          s.answered = true;
+          s.answeredWith = challenge.type;
+        }
+      }
       return challenge;
     },
     async finalizeOrder(order, request) {
@@ -163,7 +174,8 @@ export function fakeCa(options: FakeCaOptions = {}) {
     if (spec.accountUrl) accountUrl = spec.accountUrl;
     return client;
   };
-  return { factory, calls, specs, orders, accounts, deactivated, caCert };
+  const answeredWith = (): Record<string, string | undefined> => Object.fromEntries([...authzs.values()].map((s) => [s.value, s.answeredWith]));
+  return { factory, calls, specs, orders, accounts, deactivated, caCert, answeredWith };
 }
 
 /** A `CertStore` in memory; `events` records account writes. */
