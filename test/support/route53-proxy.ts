@@ -20,6 +20,12 @@ export interface Route53Call {
 export interface Route53ProxyOptions {
   /** Answer this request (0-based count of all requests so far) with HTTP 400 `Throttling`, as Route53 does. */
   throttle?: (index: number, action: string) => boolean;
+  /**
+   * Make changes take this long to reach INSYNC, as real Route53 does (up to about 60 s) and moto does not (it
+   * answers INSYNC at once): each ChangeResourceRecordSets answer says `PENDING`, and GetChange of its id answers
+   * `PENDING` until this many ms after the change, `INSYNC` after. Unset: answers pass through as they are.
+   */
+  pendingMs?: number;
 }
 
 /** The Route53 action of a REST request (API version 2013-04-01). */
@@ -52,13 +58,24 @@ const THROTTLING_BODY =
   '<Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error>' +
   '<RequestId>whisper-ts-test-proxy</RequestId></ErrorResponse>';
 
+/** Route53's answer to GetChange, built by the proxy for the changes it holds PENDING. */
+function getChangeBody(id: string, status: string, submittedAt: number): string {
+  return '<?xml version="1.0"?>\n<GetChangeResponse xmlns="https://route53.amazonaws.com/doc/2013-04-01/">' +
+    `<ChangeInfo><Id>/change/${id}</Id><Status>${status}</Status><SubmittedAt>${new Date(submittedAt).toISOString()}</SubmittedAt>` +
+    '</ChangeInfo></GetChangeResponse>';
+}
+
 /**
  * A plain HTTP proxy in front of the Route53 emulator (moto) that records every request: its action, arrival time
- * and the access key it is signed with; it can answer chosen requests with a Throttling error instead.
+ * and the access key it is signed with; it can answer chosen requests with a Throttling error instead, and hold
+ * changes PENDING for a while (`pendingMs`).
  */
 export async function startRoute53Proxy(upstream: string, options: Route53ProxyOptions = {}) {
   const target = new URL(upstream);
   const calls: Route53Call[] = [];
+  /** The change ids the proxy gave out (only with `pendingMs`), each with the time of its change. */
+  const submitted = new Map<string, number>();
+  const pendingMs = options.pendingMs;
   const server = createServer((req: IncomingMessage, res) => {
     const method = req.method ?? 'GET';
     const url = req.url ?? '/';
@@ -72,11 +89,44 @@ export async function startRoute53Proxy(upstream: string, options: Route53ProxyO
       res.end(THROTTLING_BODY);
       return;
     }
+    if (pendingMs !== undefined && action === 'GetChange') {
+      const id = (url.split('?')[0] ?? '').split('/').pop() ?? '';
+      const at = submitted.get(id);
+      if (at !== undefined) {
+        req.resume();
+        const body = getChangeBody(id, Date.now() - at < pendingMs ? 'PENDING' : 'INSYNC', at);
+        res.writeHead(200, { 'content-type': 'text/xml', 'content-length': Buffer.byteLength(body) });
+        res.end(body);
+        return;
+      }
+    }
+    // A change's answer is read whole to say PENDING instead of moto's INSYNC (sent unencoded for that).
+    const holdChange = pendingMs !== undefined && action === 'ChangeResourceRecordSets';
+    const headers = { ...req.headers, host: target.host };
+    if (holdChange) delete headers['accept-encoding'];
     const up = request(
-      { host: target.hostname, port: target.port, method, path: url, headers: { ...req.headers, host: target.host } },
+      { host: target.hostname, port: target.port, method, path: url, headers },
       (upRes) => {
-        res.writeHead(upRes.statusCode ?? 502, upRes.headers);
-        upRes.pipe(res);
+        if (!holdChange || upRes.statusCode !== 200) {
+          res.writeHead(upRes.statusCode ?? 502, upRes.headers);
+          upRes.pipe(res);
+          return;
+        }
+        const chunks: Buffer[] = [];
+        upRes.on('data', (c: Buffer) => chunks.push(c));
+        upRes.on('end', () => {
+          let body = Buffer.concat(chunks).toString('utf8');
+          // moto gives every change the same id; Route53 gives each its own, and a client may rely on that.
+          const id = `CPROXY${(submitted.size + 1).toString(36).toUpperCase().padStart(8, '0')}`;
+          submitted.set(id, Date.now());
+          body = body
+            .replace(/<Id>(\/change\/)?[^<]+<\/Id>/, `<Id>/change/${id}</Id>`)
+            .replace(/<Status>INSYNC<\/Status>/, '<Status>PENDING</Status>');
+          const out = { ...upRes.headers, 'content-length': String(Buffer.byteLength(body)) };
+          delete out['transfer-encoding'];
+          res.writeHead(200, out);
+          res.end(body);
+        });
       },
     );
     up.on('error', (err) => {
@@ -94,6 +144,8 @@ export async function startRoute53Proxy(upstream: string, options: Route53ProxyO
     get keys(): string[] {
       return calls.map((c) => c.key);
     },
+    /** The change ids the proxy gave out (with `pendingMs`), each with the time of its change: one per change. */
+    submitted,
     /** Calls per action. */
     count(): Record<string, number> {
       const out: Record<string, number> = {};
