@@ -4,13 +4,13 @@ import { abortableSleep, backoffDelay, type BackoffOptions, type Sleep } from '.
 import type { ConsulApi, KvItem } from './api.js';
 import { isNotFound } from './answers.js';
 import { DEFAULT_CONSUL_WAIT, parseConsulDuration } from './duration.js';
+import type { BlockingQueryOptions } from './watcher.js';
 
 /** KV key → value (UTF-8), every key under a prefix. */
 export type KvEntries = ReadonlyMap<string, string>;
 
 /** Options of {@link KvWatcher}. */
-export interface KvWatcherOptions {
-  api: ConsulApi;
+export interface KvWatcherOptions extends BlockingQueryOptions {
   /**
    * What to list, as Consul matches it: a plain string prefix, so `whisper/static/` (with its slash) stays in that
    * folder where `whisper/static` would also list `whisper/static2/...`.
@@ -21,20 +21,6 @@ export interface KvWatcherOptions {
    * changed its value. Awaited; its errors are logged, never fatal, and the next answer is delivered whatever it holds.
    */
   onChange: (entries: KvEntries) => void | Promise<void>;
-  /** Longest wait of one blocking query. @default '5m' */
-  wait?: string;
-  /** @default abortableSleep */
-  sleep?: Sleep;
-  /** Jitter source of the backoff (overrides `backoff.random`). @default Math.random */
-  random?: () => number;
-  /** Backoff after failed queries. @default base 250 ms, max 30 s, factor 2, jitter ±20 % */
-  backoff?: BackoffOptions;
-  /** Least time between the starts of two queries, even when Consul answers at once. @default 100 */
-  minIntervalMs?: number;
-  /** @default a silent logger */
-  log?: Logger;
-  /** @default Date.now */
-  now?: () => number;
 }
 
 /** Every item as key → value. */

@@ -24,10 +24,14 @@ export interface CatalogChange {
 }
 
 /** Options of {@link CatalogWatcher}. */
-export interface CatalogWatcherOptions {
-  api: ConsulApi;
+export interface CatalogWatcherOptions extends BlockingQueryOptions {
   /** Called for the first answer and for every change after; awaited, and its errors are logged, never fatal. */
   onChange: (change: CatalogChange) => void | Promise<void>;
+}
+
+/** What every blocking-query watcher (the catalog's, `--listen-path`'s KV prefixes) takes besides its callback. */
+export interface BlockingQueryOptions {
+  api: ConsulApi;
   /** Longest wait of one blocking query. @default '5m' */
   wait?: string;
   /** @default abortableSleep */
