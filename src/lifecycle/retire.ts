@@ -2,7 +2,7 @@ import { errorMessage, isWhisperError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { WantedCert } from '../plan/types.js';
 import type { StateKeeper } from '../state/keeper.js';
-import { isValidId } from '../store/ids.js';
+import { isMultiHostId, isValidId } from '../store/ids.js';
 import type { CertStore, StoredCert } from '../store/types.js';
 import { superseded, type SupersedeFile, type SupersedeVerdict } from './supersede.js';
 
@@ -169,5 +169,5 @@ export class Retirer {
  * this, an upgrade would keep it beside the new `<name>.pem` and HAProxy would have two certificates for that name.
  */
 export function legacyOurs(file: StoredCert, known: boolean): boolean {
-  return known && /^multi-hosts(?:-[0-9]+)?\./.test(file.id) && file.names.length === 1;
+  return known && isMultiHostId(file.id) && file.names.length === 1;
 }

@@ -1,4 +1,5 @@
 import { WhisperError } from '../errors.js';
+import { isMultiHostId } from '../store/ids.js';
 import { createAllowList } from './allow.js';
 import { quote } from './quote.js';
 import { addProblem, planService, problemKey, MAX_CERT_ID_LENGTH, type PlanProblem, type ServicePlan } from './service.js';
@@ -131,9 +132,6 @@ export function assemblePlan(parts: Iterable<ServicePlan>, maxNames: number): Pl
   return Object.freeze({ certs: Object.freeze(certs), problems: Object.freeze(sorted) });
 }
 
-/** First labels of multi-host ids (as `RESERVED_FIRST_LABEL` in service.ts): a single-host id using them could take such a file. */
-const MULTI_FIRST_LABEL = /^multi-hosts(?:-[0-9]+)?\./;
-
 /**
  * The id of a zone's lone vhost `name`: the name itself, as whisper named it, or `undefined` to keep it in
  * `multi-hosts.<zone>` when the name is unfit as a file name of its own: a wildcard (`*.<zone>`: a `*` in a file
@@ -141,7 +139,7 @@ const MULTI_FIRST_LABEL = /^multi-hosts(?:-[0-9]+)?\./;
  * would be the id of zone `a.example.com`'s multi-host certificate), or a name longer than {@link MAX_CERT_ID_LENGTH}.
  */
 function loneVhostId(name: string): string | undefined {
-  if (name.startsWith('*') || MULTI_FIRST_LABEL.test(name) || name.length > MAX_CERT_ID_LENGTH) return undefined;
+  if (name.startsWith('*') || isMultiHostId(name) || name.length > MAX_CERT_ID_LENGTH) return undefined;
   return name;
 }
 

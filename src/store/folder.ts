@@ -6,7 +6,7 @@ import { readAccountFiles, replaceAccountFiles, writeAccountFiles, type AccountF
 import { describeSource, resolveAccountKeyFile, type KeyPathFs } from './account-key-path.js';
 import { ensureDir, nodeFs, writeFileAtomic, type AtomicFs } from './atomic.js';
 import { removeCertbot, removePkcs12, writeCertbot, writePkcs12, type FormatContext, type StoreFormat } from './formats.js';
-import { assertValidId, isValidId } from './ids.js';
+import { assertValidId, isMultiHostId, isValidId } from './ids.js';
 import { checkBundle, describeCert, parseStoredFile, withNewline } from './pem.js';
 import { probeWritable } from './probe.js';
 import { removeTempFiles } from './temp-files.js';
@@ -51,8 +51,6 @@ export interface FolderStore extends CertStore {
 }
 
 const PEM_SUFFIX = '.pem';
-/** Multi-host ids name a zone's certificate, not a host it holds. */
-const MULTI_ID = /^multi-hosts(?:-[0-9]+)?\./;
 
 /**
  * The certificate folder in whisper's layout: `<id>.pem` (private key, leaf, chain: HAProxy's
@@ -205,7 +203,7 @@ function listNote(cert: StoredCert, file: string, now: number): WhisperError | u
   if (cert.notAfter.getTime() <= now) {
     return new WhisperError('STORE_READ', `${file}: the certificate expired on ${cert.notAfter.toISOString()}; the file is kept`);
   }
-  if (!MULTI_ID.test(cert.id) && !cert.names.includes(cert.id)) {
+  if (!isMultiHostId(cert.id) && !cert.names.includes(cert.id)) {
     return new WhisperError('STORE_READ', `${file}: the certificate is for [${cert.names.join(', ')}], not ${cert.id}; the file is kept`);
   }
   return undefined;
