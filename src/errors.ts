@@ -21,6 +21,10 @@ export type ErrorCode =
   | 'STORE_READ'
   | 'STORE_CORRUPT'
   | 'KV_DECRYPT'
+  | 'TARGET_CONFIG'
+  | 'TARGET_HAPROXY'
+  | 'TARGET_AWS'
+  | 'TARGET_SFTP'
   | 'ABORTED'
   | 'INTERNAL';
 
