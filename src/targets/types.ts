@@ -68,6 +68,12 @@ export interface DeliveryOutcome {
 export interface Target {
   /** Stable, unique name for logs, metrics, status and the journal: `haproxy:/run/haproxy.sock`, `acm://eu-west-1`. */
   readonly name: string;
+  /**
+   * Whether every instance delivers after writing its own copy of the file (a node-local destination: HAProxy's
+   * runtime socket), rather than the `--ha` leader alone (a shared destination: AWS, S3, SFTP). Such a target's
+   * journal is kept per instance. @default false
+   */
+  readonly perInstance?: boolean;
   /** Puts `item` in place. */
   deliver(item: DeliveryItem, ctx: DeliveryContext, signal: AbortSignal): Promise<DeliveryOutcome | void>;
   /** Takes a certificate whisper-ts removed away from the destination. Optional: without it, removals are ignored. */
