@@ -1,7 +1,7 @@
 import { WhisperError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { heldTimers, type Timers } from '../time.js';
-import type { DnsProvider, TxtRecord } from './provider.js';
+import type { DnsChangeWait, DnsProvider, TxtRecord } from './provider.js';
 
 /** Options of {@link batchDnsProvider}. */
 export interface DnsBatchOptions {
@@ -27,7 +27,7 @@ interface Flight {
   readonly controller: AbortController;
   /** Callers still waiting for it: when the last one leaves, the call is aborted. */
   waiting: number;
-  /** Resolves (never rejects) once the provider answered. */
+  /** Resolves (never rejects) once the provider answered (a two-step provider: once the change is live). */
   settled: Promise<void>;
 }
 
@@ -82,7 +82,9 @@ function mergeRecords(parts: readonly { readonly records: readonly TxtRecord[] }
  * cleans up) under the same {@link DnsProvider.batchKey} (a zone) within `windowMs`, or while a call of that zone
  * is in flight, go into ONE call of `inner`, waited on once. Each caller resolves when the calls holding its own
  * records resolved (per zone, not across zones) and fails only with them; a caller whose signal aborts leaves at
- * once, and a call all of whose callers left is aborted. A clean-up of a record waits for a present of it still in
+ * once, and a call all of whose callers left is aborted. With a two-step provider ({@link DnsProvider.submit}) the
+ * zone's next call goes out as soon as the previous one was accepted, not once it is live: a burst that outgrows
+ * one change pays the back end's wait (Route53: up to a minute) about once, not once per change. A clean-up of a record waits for a present of it still in
  * flight, so it is never overtaken. A provider without `batchKey` (exec) is returned as it is: one call per order.
  */
 export function batchDnsProvider(inner: DnsProvider, options: DnsBatchOptions = {}): DnsProvider {
@@ -94,6 +96,9 @@ export function batchDnsProvider(inner: DnsProvider, options: DnsBatchOptions = 
   const lanes = new Map<string, Lane>();
   /** Record key → the present call holding it, while in flight. */
   const presenting = new Map<string, Flight>();
+  /** Every call not yet settled, accepted ones included: `close` waits for them. */
+  const live = new Set<Flight>();
+  const stage = inner.submit?.bind(inner);
   let closing = false;
 
   function laneOf(mode: Mode, key: string): Lane {
@@ -137,27 +142,46 @@ export function batchDnsProvider(inner: DnsProvider, options: DnsBatchOptions = 
     const flight: Flight = { controller, waiting: parts.length, settled: Promise.resolve() };
     for (const p of parts) p.flight = flight;
     lane.flight = flight;
+    live.add(flight);
     if (lane.mode === 'present') for (const r of records) presenting.set(recordKey(r), flight);
     log.debug({ provider: inner.name, mode: lane.mode, batch: lane.key, callers: parts.length, records: records.length }, 'DNS batch sent');
-    const call = (async () => inner[lane.mode](records, controller.signal))();
-    flight.settled = call.then(
-      () => finish(lane, flight, parts, records, undefined),
-      (err: unknown) => finish(lane, flight, parts, records, err ?? new WhisperError('DNS_PROVIDER', `${inner.name} ${lane.mode} failed`)),
-    );
+    const submitted = (async (): Promise<DnsChangeWait | undefined> => {
+      if (stage) return stage(lane.mode, records, controller.signal);
+      await inner[lane.mode](records, controller.signal);
+      return undefined;
+    })();
+    flight.settled = submitted
+      .then(async (wait) => {
+        // Accepted: the zone's next change may go out now, while this one becomes live.
+        release(lane, flight);
+        if (wait) await wait(controller.signal);
+      })
+      .then(
+        () => finish(lane.mode, flight, parts, records, undefined),
+        (err: unknown) => {
+          release(lane, flight);
+          finish(lane.mode, flight, parts, records, err ?? new WhisperError('DNS_PROVIDER', `${inner.name} ${lane.mode} failed`));
+        },
+      );
   }
 
-  function finish(lane: Lane, flight: Flight, parts: readonly Part[], records: readonly TxtRecord[], err: unknown): void {
-    for (const p of parts) p.settle(err);
-    if (lane.mode === 'present') {
-      for (const r of records) if (presenting.get(recordKey(r)) === flight) presenting.delete(recordKey(r));
-    }
+  /** The lane's call was accepted (or failed): whatever gathered meanwhile goes out at once, it has waited already. */
+  function release(lane: Lane, flight: Flight): void {
+    if (lane.flight !== flight) return;
     lane.flight = undefined;
-    // Whatever gathered meanwhile goes out at once: it has waited for this call already.
     if (lane.queued.some((p) => !p.done)) launch(lane);
     else {
       lane.queued = [];
       dropIfIdle(lane);
     }
+  }
+
+  function finish(mode: Mode, flight: Flight, parts: readonly Part[], records: readonly TxtRecord[], err: unknown): void {
+    for (const p of parts) p.settle(err);
+    if (mode === 'present') {
+      for (const r of records) if (presenting.get(recordKey(r)) === flight) presenting.delete(recordKey(r));
+    }
+    live.delete(flight);
   }
 
   function join(lane: Lane, records: readonly TxtRecord[], signal: AbortSignal | undefined): Promise<void> {
@@ -242,11 +266,7 @@ export function batchDnsProvider(inner: DnsProvider, options: DnsBatchOptions = 
         lane.timer = undefined;
         launch(lane);
       }
-      for (;;) {
-        const flights = [...lanes.values()].flatMap((l) => l.flight ?? []);
-        if (flights.length === 0) break;
-        await Promise.all(flights.map((f) => f.settled));
-      }
+      while (live.size > 0) await Promise.all([...live].map((f) => f.settled));
       await inner.close?.();
     },
   } satisfies DnsProvider;

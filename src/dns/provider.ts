@@ -11,6 +11,9 @@ export interface TxtRecord {
   readonly persistent?: boolean;
 }
 
+/** Waits until a submitted change is live (see {@link DnsProvider.submit}); safe to call more than once. */
+export type DnsChangeWait = (signal?: AbortSignal) => Promise<void>;
+
 /** Propagation settings a provider may suggest (the check itself lives in `dns/propagation.ts`). */
 export interface PropagationHints {
   /** Give up after this long. @default 120000 */
@@ -48,6 +51,13 @@ export interface DnsProvider {
    * Throws as `present` would for a record no zone holds. Optional.
    */
   batchKey?(fqdn: string, signal?: AbortSignal): Promise<string>;
+  /**
+   * `present` or `cleanUp` in two steps: resolves once the back end accepted the change (Route53: the change is
+   * submitted, PENDING) with a function that waits until it is live (INSYNC). `dns/batch.ts` sends the next change
+   * of a zone as soon as the previous one was accepted, so orders arriving during a long wait do not wait for it
+   * first. Optional: without it, a zone's next change goes out when the previous call returned.
+   */
+  submit?(mode: 'present' | 'cleanUp', records: readonly TxtRecord[], signal?: AbortSignal): Promise<DnsChangeWait>;
   /** Release clients and sockets. Optional. */
   close?(): Promise<void>;
 }

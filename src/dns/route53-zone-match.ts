@@ -8,6 +8,8 @@ export interface HostedZoneRef {
   readonly id: string;
   /** Lowercase, no trailing dot. */
   readonly name: string;
+  /** How many record sets the zone held when it was listed (`ResourceRecordSetCount`), when Route53 said. */
+  readonly recordCount?: number;
 }
 
 /** The names a record may live in, longest first: the name itself, then each parent. */
@@ -24,7 +26,7 @@ export function zoneCandidates(fqdn: string): string[] {
  */
 export function matchZone(zones: readonly HostedZone[], fqdn: string): HostedZoneRef | undefined {
   const name = fqdn.toLowerCase().replace(/\.$/, '');
-  let best: { id: string; name: string; private: boolean } | undefined;
+  let best: { id: string; name: string; private: boolean; count: number | undefined } | undefined;
   for (const z of zones) {
     if (z.Id === undefined || z.Name === undefined) continue;
     const zoneName = fromRoute53Name(z.Name);
@@ -32,9 +34,9 @@ export function matchZone(zones: readonly HostedZone[], fqdn: string): HostedZon
     const isPrivate = z.Config?.PrivateZone === true;
     if (best && zoneName.length < best.name.length) continue;
     if (best && zoneName.length === best.name.length && (isPrivate || !best.private)) continue;
-    best = { id: z.Id, name: zoneName, private: isPrivate };
+    best = { id: z.Id, name: zoneName, private: isPrivate, count: z.ResourceRecordSetCount };
   }
-  return best && { id: best.id, name: best.name };
+  return best && { id: best.id, name: best.name, ...(best.count !== undefined ? { recordCount: best.count } : {}) };
 }
 
 /** `DNS_ZONE_NOT_FOUND` naming the record. */

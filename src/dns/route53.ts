@@ -2,10 +2,11 @@ import { Route53Client } from '@aws-sdk/client-route-53';
 import { fromIni, fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import { silentLogger, type Logger } from '../log.js';
 import { abortableSleep, type Sleep } from './propagation.js';
-import type { DnsProvider, TxtRecord } from './provider.js';
+import type { DnsChangeWait, DnsProvider, TxtRecord } from './provider.js';
 import { isAccessDenied, route53Error, wrapRoute53Client, type Route53Api } from './route53-api.js';
 import { chooseProfile, defaultConfigFile, defaultCredentialsFile, readProfileNames } from './route53-credentials.js';
-import { cleanUpChange, presentChange, readTxtSet, type TxtSet } from './route53-records.js';
+import { cleanUpChange, presentChange, type TxtSet } from './route53-records.js';
+import { readTxtSets } from './route53-read.js';
 import { quoteTxt } from './txt.js';
 import { splitChanges } from './route53-limits.js';
 import { createChangeWaiter } from './route53-wait.js';
@@ -185,19 +186,14 @@ export function createRoute53Provider(options: Route53ProviderOptions = {}): Dns
 
   let warnedUnreadable = false;
   /**
-   * The TXT set of a name. When the IAM policy denies ListResourceRecordSets (whisper's documented policy
-   * does not grant it), whisper's behaviour: assume only our values, so present overwrites the set and
-   * clean-up deletes exactly what we wrote.
+   * The TXT sets of a batch's names ({@link readTxtSets}: one listing of the zone or one read per name). When the
+   * IAM policy denies ListResourceRecordSets (whisper's documented policy does not grant it), whisper's behaviour:
+   * assume only our values, so present overwrites the set and clean-up deletes exactly what we wrote.
    */
-  async function readCurrent(
-    api: Route53Api,
-    zone: HostedZoneRef,
-    name: string,
-    values: readonly string[],
-    signal?: AbortSignal,
-  ): Promise<TxtSet | undefined> {
+  async function readCurrent(batch: ZoneBatch, signal?: AbortSignal): Promise<Map<string, TxtSet>> {
+    const { api, zone } = batch;
     try {
-      return await readTxtSet(api, zone.id, name, signal);
+      return await readTxtSets(api, zone, [...batch.names.keys()], signal);
     } catch (err) {
       if (!isAccessDenied(err)) throw err;
       if (!warnedUnreadable) {
@@ -207,7 +203,7 @@ export function createRoute53Provider(options: Route53ProviderOptions = {}): Dns
           'route53:ListResourceRecordSets is denied: other TXT values of a name cannot be kept (grant it)',
         );
       }
-      return { ttl, records: values.map(quoteTxt) };
+      return new Map([...batch.names].map(([name, values]) => [name, { ttl, records: values.map(quoteTxt) }]));
     }
   }
 
@@ -219,8 +215,9 @@ export function createRoute53Provider(options: Route53ProviderOptions = {}): Dns
     const { api, zone } = batch;
     return withZoneLock(zone.id, async () => {
       const changes = [];
+      const sets = await readCurrent(batch, signal);
       for (const [name, values] of batch.names) {
-        const current = await readCurrent(api, zone, name, values, signal);
+        const current = sets.get(name);
         const change =
           mode === 'present' ? presentChange(name, current, values, ttl) : cleanUpChange(name, current, values);
         if (change) changes.push(change);
@@ -251,37 +248,38 @@ export function createRoute53Provider(options: Route53ProviderOptions = {}): Dns
     return waitChange(p.api, p.changeId, `zone ${p.zone.name}`, signal);
   }
 
+  /**
+   * Submits the change of every zone the records are in, one zone after the other (the token bucket spaces the
+   * calls); the wait resolves once all are INSYNC. A present fails as soon as a zone cannot be reached or refuses;
+   * a clean-up goes on with the other zones (one zone's failure must not leave the others' records behind) and
+   * its wait fails with the first error after waiting for the rest.
+   */
+  async function submit(mode: 'present' | 'cleanUp', records: readonly TxtRecord[], signal?: AbortSignal): Promise<DnsChangeWait> {
+    if (records.length === 0) return async () => undefined;
+    const { batches, errors } = await locate(records, signal);
+    if (mode === 'present' && errors.length > 0) throw errors[0];
+    const pending: Pending[] = [];
+    for (const batch of batches) {
+      try {
+        pending.push(...(await apply(batch, mode, signal)));
+      } catch (err) {
+        if (mode === 'present') throw err;
+        errors.push(err);
+      }
+    }
+    return async (waitSignal) => {
+      const failed = [...errors];
+      const results = await Promise.allSettled(pending.map((p) => wait(p, waitSignal)));
+      for (const r of results) if (r.status === 'rejected') failed.push(r.reason);
+      if (failed.length > 0) throw failed[0];
+    };
+  }
+
   return {
     name: 'route53',
-
-    async present(records, signal) {
-      if (records.length === 0) return;
-      const { batches, errors } = await locate(records, signal);
-      if (errors.length > 0) throw errors[0];
-      const pending: Pending[] = [];
-      // Submitted one zone after the other (Route53 allows ~5 requests/s), then waited on together.
-      for (const batch of batches) {
-        pending.push(...(await apply(batch, 'present', signal)));
-      }
-      await Promise.all(pending.map((p) => wait(p, signal)));
-    },
-
-    async cleanUp(records, signal) {
-      if (records.length === 0) return;
-      // Best effort across zones: one zone's failure must not leave the others' records behind.
-      const { batches, errors } = await locate(records, signal);
-      const pending: Pending[] = [];
-      for (const batch of batches) {
-        try {
-          pending.push(...(await apply(batch, 'cleanUp', signal)));
-        } catch (err) {
-          errors.push(err);
-        }
-      }
-      const results = await Promise.allSettled(pending.map((p) => wait(p, signal)));
-      for (const r of results) if (r.status === 'rejected') errors.push(r.reason);
-      if (errors.length > 0) throw errors[0];
-    },
+    submit,
+    present: async (records, signal) => (await submit('present', records, signal))(signal),
+    cleanUp: async (records, signal) => (await submit('cleanUp', records, signal))(signal),
 
     // The batch key of dns/batch.ts: records reached with one profile in one hosted zone share a change.
     async batchKey(fqdn, signal) {

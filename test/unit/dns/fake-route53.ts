@@ -103,7 +103,7 @@ export class FakeRoute53 {
         const page = this.zones.slice(start, start + size);
         const more = start + size < this.zones.length;
         return {
-          HostedZones: structuredClone(page),
+          HostedZones: structuredClone(page).map((z) => ({ ...z, ResourceRecordSetCount: this.sets.get(z.Id ?? '')?.length ?? 0 })),
           Marker: input.Marker,
           IsTruncated: more,
           ...(more ? { NextMarker: String(start + size) } : {}),
@@ -116,9 +116,19 @@ export class FakeRoute53 {
         const sets = [...(this.sets.get(input.HostedZoneId ?? '') ?? [])];
         const key = (s: ResourceRecordSet) => `${(s.Name ?? '').split('.').reverse().join('.')} ${s.Type}`;
         sets.sort((a, b) => key(a).localeCompare(key(b)));
-        const start = `${(input.StartRecordName ?? '').split('.').reverse().join('.')} ${input.StartRecordType}`;
-        const list = sets.filter((s) => key(s) >= start).slice(0, input.MaxItems ?? 300);
-        return { ResourceRecordSets: structuredClone(list), IsTruncated: false, MaxItems: input.MaxItems ?? 300, $metadata: {} };
+        const start =
+          input.StartRecordName === undefined ? '' : `${input.StartRecordName.split('.').reverse().join('.')} ${input.StartRecordType}`;
+        const max = input.MaxItems ?? 300;
+        const from = sets.filter((s) => key(s) >= start);
+        const list = from.slice(0, max);
+        const next = from[max];
+        return {
+          ResourceRecordSets: structuredClone(list),
+          IsTruncated: next !== undefined,
+          ...(next ? { NextRecordName: next.Name, NextRecordType: next.Type } : {}),
+          MaxItems: max,
+          $metadata: {},
+        };
       },
       changeResourceRecordSets: async (input) => {
         await this.enter('changeResourceRecordSets', input);

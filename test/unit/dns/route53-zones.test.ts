@@ -63,6 +63,7 @@ describe('findHostedZone', () => {
     expect(await findHostedZone(api, '_acme-challenge.a.b.example.com')).toEqual({
       id: '/hostedzone/ZINNER',
       name: 'b.example.com',
+      recordCount: 0,
     });
     expect(r53.callsOf('listHostedZones')).toEqual([
       { Marker: undefined, MaxItems: 100 },
