@@ -296,7 +296,7 @@ export function buildConfig(folder: string | undefined, raw: Raw, options: Build
     domains: parseDomains(list('domain')),
     ...(acmeKeyFile ? { acmeKeyFile } : {}),
     listenPaths: [...new Set(list('listenPath').map(listenPath))],
-    concurrency: positiveInt('--concurrency', str('concurrency')!, 64),
+    concurrency: positiveInt('--concurrency', str('concurrency')!, 512),
     formats: formats.length > 0 ? formats : ['haproxy'],
     formatsDir: resolve(certDir, str('formatsDir') ?? 'formats'),
     ...(renewBefore ? { renewBefore } : {}),

@@ -29,7 +29,7 @@ describe('buildConfig', () => {
     expect(c.directoryUrl).toBe(LETSENCRYPT.production);
     expect(c.dnsProvider).toBe('route53');
     expect(c.keyType).toBe('ecdsa-p256');
-    expect(c.concurrency).toBe(4);
+    expect(c.concurrency).toBe(64);
     expect(c.formats).toEqual(['haproxy']);
     expect(c.propagationTimeoutMs).toBe(120_000);
     expect(Object.isFrozen(c)).toBe(true);
@@ -59,7 +59,7 @@ describe('buildConfig', () => {
   });
 
   it('names the option in every error', () => {
-    expect(configError(() => build({ concurrency: '0' }))).toMatch(/^--concurrency: .*1 to 64/);
+    expect(configError(() => build({ concurrency: '0' }))).toMatch(/^--concurrency: .*1 to 512/);
     expect(configError(() => build({ concurrency: 'many' }))).toMatch(/^--concurrency/);
     expect(configError(() => build({ keyType: 'dsa' }))).toMatch(/^--key-type: must be one of ecdsa-p256/);
     expect(configError(() => build({ dnsProvider: 'cloudflare' }))).toMatch(/^--dns-provider/);

@@ -24,11 +24,11 @@ describe('IssuanceQueue scheduling', () => {
     expect(Math.max(...runningOverTime(events.events))).toBe(2);
   });
 
-  it('defaults to 4 at once and rejects a bad concurrency', async () => {
+  it('defaults to 64 at once and rejects a bad concurrency', async () => {
     const { queue, calls } = queueHarness({ concurrency: undefined });
-    for (const id of ['a', 'b', 'c', 'd', 'e', 'f']) queue.enqueue(cert(id), 'start');
+    for (let i = 0; i < 70; i++) queue.enqueue(cert(`c${i}`), 'start');
     await settle();
-    expect(calls).toHaveLength(4);
+    expect(calls).toHaveLength(64);
     expect(() => new IssuanceQueue({ run: async () => {}, concurrency: 0 })).toThrow(
       expect.objectContaining({ code: 'CONFIG_INVALID' }),
     );
