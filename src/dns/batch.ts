@@ -16,6 +16,8 @@ export interface DnsBatchOptions {
   cleanUpWindowMs?: number;
   /** @default the process's timers, kept referenced (a window is short, and a stopping process must still send it) */
   timers?: Timers;
+  /** The clock, in ms: how long the records gathered during a call have waited already. @default Date.now */
+  now?: () => number;
   /** @default silent */
   log?: Logger;
 }
@@ -34,6 +36,8 @@ interface Flight {
 /** One caller's records of one batch key, queued for the next call or held by a call in flight. */
 interface Part {
   readonly records: readonly TxtRecord[];
+  /** When it was queued (ms). */
+  readonly at: number;
   /** Ends the caller's wait (with an error, or none); later calls are ignored. */
   readonly settle: (err?: unknown) => void;
   done: boolean;
@@ -92,6 +96,7 @@ export function batchDnsProvider(inner: DnsProvider, options: DnsBatchOptions = 
   if (!batchKey) return inner;
   const windowMs = { present: options.windowMs ?? 250, cleanUp: options.cleanUpWindowMs ?? 1000 };
   const timers = options.timers ?? heldTimers;
+  const now = options.now ?? Date.now;
   const log = options.log ?? silentLogger();
   const lanes = new Map<string, Lane>();
   /** Record key → the present call holding it, while in flight. */
@@ -165,15 +170,29 @@ export function batchDnsProvider(inner: DnsProvider, options: DnsBatchOptions = 
       );
   }
 
-  /** The lane's call was accepted (or failed): whatever gathered meanwhile goes out at once, it has waited already. */
+  /**
+   * The lane's call was accepted (or failed). What gathered meanwhile goes out once its oldest record has waited a
+   * window: at once after a long call; after a short one (a Route53 change accepted in 100 ms), the orders still
+   * arriving from the same burst join it rather than each sending a change of its own.
+   */
   function release(lane: Lane, flight: Flight): void {
     if (lane.flight !== flight) return;
     lane.flight = undefined;
-    if (lane.queued.some((p) => !p.done)) launch(lane);
-    else {
+    const waiting = lane.queued.filter((p) => !p.done);
+    if (waiting.length === 0) {
       lane.queued = [];
       dropIfIdle(lane);
+      return;
     }
+    const left = windowMs[lane.mode] - (now() - Math.min(...waiting.map((p) => p.at)));
+    if (left <= 0 || closing) {
+      launch(lane);
+      return;
+    }
+    lane.timer = timers.setTimeout(() => {
+      lane.timer = undefined;
+      launch(lane);
+    }, left);
   }
 
   function finish(mode: Mode, flight: Flight, parts: readonly Part[], records: readonly TxtRecord[], err: unknown): void {
@@ -198,6 +217,7 @@ export function batchDnsProvider(inner: DnsProvider, options: DnsBatchOptions = 
       };
       const part: Part = {
         records,
+        at: now(),
         done: false,
         settle: (err) => {
           if (part.done) return;

@@ -39,6 +39,12 @@ export function lazyRoute53(options: Route53ProviderOptions): DnsProvider {
     name: 'route53',
     present: async (records, signal) => (await provider()).present(records, signal),
     cleanUp: async (records, signal) => (await provider()).cleanUp(records, signal),
+    submit: async (mode, records, signal) => {
+      const loaded = await provider();
+      if (loaded.submit) return loaded.submit(mode, records, signal);
+      await loaded[mode](records, signal);
+      return async () => undefined;
+    },
     batchKey: async (fqdn, signal) => {
       const loaded = await provider();
       // Route53's provider has one; without it every record is a batch of its own.

@@ -86,4 +86,42 @@ describe('Route53 changes that stay PENDING for a while', () => {
       await proxy.close();
     }
   }, 180_000);
+  it('orders that arrive while a change is PENDING are sent at once, not after it is INSYNC', async () => {
+    const delayMs = 10_000;
+    const zone = `pendnext${uniq()}.whisper.test`;
+    await createZone(env, zone);
+    const dir = await mkdtemp(join(tmpdir(), 'whisper-pending-next-'));
+    dirs.push(dir);
+    const proxy = await startRoute53Proxy(env.route53.endpoint, { pendingMs: delayMs });
+    try {
+      const certs = join(dir, 'certs');
+      const w = startWhisper([certs, ...envArgs(env), '--dns-provider', 'route53', '--route53-endpoint', proxy.url,
+        '--allow-domain', zone, '--notify', `whisper-tests/${zone}`]);
+      running.push(w);
+      const first = Array.from({ length: 4 }, (_, i) => `pa${i}-${uniq()}`);
+      const second = Array.from({ length: 4 }, (_, i) => `pb${i}-${uniq()}`);
+      services.push(...first, ...second);
+      await Promise.all(first.map((n) => registerService(env, n, [`dns=${zone}`, 'ssl=offloading'])));
+      const changes = () => proxy.calls.filter((c) => c.action === 'ChangeResourceRecordSets');
+      await eventually('the first change', () => (changes().length >= 1 ? true : undefined), 60_000);
+      const firstAt = changes()[0]!.at;
+      // While the first change is PENDING: four more orders in the same zone.
+      await Promise.all(second.map((n) => registerService(env, n, [`dns=${zone}`, 'ssl=offloading'])));
+      const t0 = Date.now();
+      for (const n of [...first, ...second]) await eventually(`${n}.pem`, () => fileOnce(join(certs, `${n}.${zone}.pem`)), 90_000);
+      const elapsed = Date.now() - t0;
+      const presents = changes().filter((c) => c.at < Date.now());
+      const secondAt = presents[1]?.at;
+      console.log(`route53 PENDING ${delayMs} ms: second change ${secondAt === undefined ? '-' : secondAt - firstAt} ms after the first; ` +
+        `all 8 files ${elapsed} ms after the second registrations`);
+      expect(secondAt).toBeDefined();
+      // Sent while the first was still PENDING: waiting for its INSYNC first would put it at least delayMs later.
+      expect(secondAt! - firstAt).toBeLessThan(delayMs - 2000);
+      // So the second group pays one wait, not two.
+      expect(elapsed).toBeLessThan(1.5 * delayMs);
+      expect(await w.stop()).toBe(0);
+    } finally {
+      await proxy.close();
+    }
+  }, 180_000);
 });

@@ -95,8 +95,9 @@ const rec = (host: string, zone = 'one.test'): TxtRecord => ({ fqdn: `_acme-chal
 function setup() {
   const fake = twoStepProvider();
   const clock = manualTimers();
-  const dns = batchDnsProvider(fake.provider, { timers: clock.timers, windowMs: 40, cleanUpWindowMs: 90 });
-  return { ...fake, clock, dns };
+  const time = { ms: 0 };
+  const dns = batchDnsProvider(fake.provider, { timers: clock.timers, windowMs: 40, cleanUpWindowMs: 90, now: () => time.ms });
+  return { ...fake, clock, dns, time };
 }
 
 describe('batchDnsProvider over a two-step provider (submitted, then live)', () => {
@@ -110,6 +111,7 @@ describe('batchDnsProvider over a two-step provider (submitted, then live)', () 
     const later = [track(t.dns.present([rec('b')])), track(t.dns.present([rec('c')]))];
     await settle();
     expect(t.changes).toHaveLength(1); // the first change is not accepted yet: one submission at a time per zone
+    t.time.ms += 40;
     t.changes[0]!.accept();
     await settle();
     // Accepted but not live: the orders that came meanwhile go out at once, in one change.
@@ -186,5 +188,25 @@ describe('batchDnsProvider over a two-step provider (submitted, then live)', () 
     await settle();
     expect(cleanUp.status).toBe('resolved');
     expect(closed.status).toBe('resolved');
+  });
+  it('after a quick acceptance, the records that just arrived wait out their window to gather the rest of the burst', async () => {
+    const t = setup();
+    void t.dns.present([rec('a')]);
+    await settle();
+    t.clock.fire();
+    await settle();
+    t.time.ms = 10;
+    void t.dns.present([rec('b')]);
+    await settle();
+    t.time.ms = 20;
+    t.changes[0]!.accept(); // b has waited 10 of its 40 ms
+    await settle();
+    expect(t.changes).toHaveLength(1);
+    void t.dns.present([rec('c')]);
+    await settle();
+    t.clock.fire();
+    await settle();
+    expect(t.changes).toHaveLength(2);
+    expect(t.changes[1]!.records.map((r) => r.fqdn)).toEqual(['_acme-challenge.b.one.test', '_acme-challenge.c.one.test']);
   });
 });
