@@ -61,7 +61,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'propagationTimeout', flags: '--propagation-timeout <seconds>', env: ['WHISPER_PROPAGATION_TIMEOUT'], default: '120', help: 'give up waiting for DNS after this long' },
   { key: 'allowDomain', flags: '--allow-domain <domain>', env: ['WHISPER_ALLOW_DOMAINS'], list: true, help: 'only issue for names under these domains (repeatable; none: any)' },
   { key: 'allowWildcard', flags: '--allow-wildcard', env: ['WHISPER_ALLOW_WILDCARD'], bool: true, help: 'let a `vhost=*` tag order the wildcard `*.<zone>` (off: such a service is skipped with a warning)' },
-  { key: 'concurrency', flags: '--concurrency <n>', env: ['WHISPER_CONCURRENCY'], default: '64', help: 'orders in flight at once (each may be waiting on DNS)' },
+  { key: 'concurrency', flags: '--concurrency <n>', env: ['WHISPER_CONCURRENCY'], default: '128', help: 'orders in flight at once (each may be waiting on DNS)' },
   { key: 'format', flags: '--format <name>', env: ['WHISPER_FORMATS'], list: true, default: 'haproxy', help: 'output formats: haproxy, certbot, pkcs12 (repeatable)' },
   { key: 'formatsDir', flags: '--formats-dir <dir>', env: ['WHISPER_FORMATS_DIR'], help: 'folder of the certbot and pkcs12 outputs (default: <folder>/formats; HAProxy loads every file of its folder)' },
   { key: 'renewBefore', flags: '--renew-before <days|percent>', env: ['WHISPER_RENEW_BEFORE'], help: 'without ARI, renew this many days (30d) or this share of the lifetime (33%) before expiry (default: a third of the lifetime)' },

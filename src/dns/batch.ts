@@ -14,6 +14,15 @@ export interface DnsBatchOptions {
   windowMs?: number;
   /** The same for clean-ups, which nobody waits for: longer, so a burst's records go in one or two calls. @default 1000 */
   cleanUpWindowMs?: number;
+  /**
+   * The window of records arriving while a change of their zone is accepted but not yet live (a two-step provider:
+   * Route53 PENDING, up to a minute): the orders of a burst that outgrows the queue's slots reach their present one
+   * by one as slots free up, and a few more seconds of gathering is small beside the wait each change costs (and
+   * each change is polled on its own). @default 2000
+   */
+  busyWindowMs?: number;
+  /** The same for clean-ups. @default 5000 */
+  cleanUpBusyWindowMs?: number;
   /** @default the process's timers, kept referenced (a window is short, and a stopping process must still send it) */
   timers?: Timers;
   /** The clock, in ms: how long the records gathered during a call have waited already. @default Date.now */
@@ -51,6 +60,8 @@ interface Lane {
   queued: Part[];
   timer?: unknown;
   flight?: Flight;
+  /** Calls of this lane accepted and not yet live (two-step providers): the zone is busy. */
+  settling: number;
 }
 
 /** Waits for `promise`, or rejects with `ABORTED` as soon as `signal` aborts. */
@@ -95,6 +106,9 @@ export function batchDnsProvider(inner: DnsProvider, options: DnsBatchOptions = 
   const batchKey = inner.batchKey?.bind(inner);
   if (!batchKey) return inner;
   const windowMs = { present: options.windowMs ?? 250, cleanUp: options.cleanUpWindowMs ?? 1000 };
+  const busyWindowMs = { present: options.busyWindowMs ?? 2000, cleanUp: options.cleanUpBusyWindowMs ?? 5000 };
+  /** How long the records of `lane` gather before its next call. */
+  const windowOf = (lane: Lane): number => Math.max(windowMs[lane.mode], lane.settling > 0 ? busyWindowMs[lane.mode] : 0);
   const timers = options.timers ?? heldTimers;
   const now = options.now ?? Date.now;
   const log = options.log ?? silentLogger();
@@ -110,14 +124,14 @@ export function batchDnsProvider(inner: DnsProvider, options: DnsBatchOptions = 
     const id = `${mode}\u0000${key}`;
     let lane = lanes.get(id);
     if (!lane) {
-      lane = { mode, key, queued: [] };
+      lane = { mode, key, queued: [], settling: 0 };
       lanes.set(id, lane);
     }
     return lane;
   }
 
   function dropIfIdle(lane: Lane): void {
-    if (lane.queued.length === 0 && lane.flight === undefined && lane.timer === undefined) {
+    if (lane.queued.length === 0 && lane.flight === undefined && lane.timer === undefined && lane.settling === 0) {
       const id = `${lane.mode}\u0000${lane.key}`;
       if (lanes.get(id) === lane) lanes.delete(id);
     }
@@ -132,7 +146,7 @@ export function batchDnsProvider(inner: DnsProvider, options: DnsBatchOptions = 
     lane.timer = timers.setTimeout(() => {
       lane.timer = undefined;
       launch(lane);
-    }, windowMs[lane.mode]);
+    }, windowOf(lane));
   }
 
   function launch(lane: Lane): void {
@@ -157,9 +171,19 @@ export function batchDnsProvider(inner: DnsProvider, options: DnsBatchOptions = 
     })();
     flight.settled = submitted
       .then(async (wait) => {
+        if (!wait) {
+          release(lane, flight);
+          return;
+        }
         // Accepted: the zone's next change may go out now, while this one becomes live.
+        lane.settling += 1;
         release(lane, flight);
-        if (wait) await wait(controller.signal);
+        try {
+          await wait(controller.signal);
+        } finally {
+          lane.settling -= 1;
+          dropIfIdle(lane);
+        }
       })
       .then(
         () => finish(lane.mode, flight, parts, records, undefined),
@@ -184,7 +208,7 @@ export function batchDnsProvider(inner: DnsProvider, options: DnsBatchOptions = 
       dropIfIdle(lane);
       return;
     }
-    const left = windowMs[lane.mode] - (now() - Math.min(...waiting.map((p) => p.at)));
+    const left = windowOf(lane) - (now() - Math.min(...waiting.map((p) => p.at)));
     if (left <= 0 || closing) {
       launch(lane);
       return;

@@ -32,7 +32,7 @@ export class IssuanceQueue {
 
   /** @throws WhisperError `CONFIG_INVALID` when `concurrency` is not a positive integer. */
   constructor(options: QueueOptions) {
-    const concurrency = options.concurrency ?? 64;
+    const concurrency = options.concurrency ?? 128;
     if (!Number.isInteger(concurrency) || concurrency < 1) {
       throw new WhisperError('CONFIG_INVALID', `issuance queue concurrency must be a positive integer, got ${concurrency}`);
     }

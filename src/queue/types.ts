@@ -42,7 +42,7 @@ export interface QueueEvent {
 export interface QueueOptions {
   /** The work: obtain (or confirm) one certificate. */
   readonly run: JobRunner;
-  /** Jobs that run at once. @default 64 (a job mostly waits: on DNS changes, on the CA's validation) */
+  /** Jobs that run at once. @default 128 (a job mostly waits: on DNS changes, on the CA's validation) */
   readonly concurrency?: number;
   /** Where retries and deferrals are scheduled. @default systemTimers */
   readonly timers?: Timers;

@@ -87,7 +87,7 @@ describe('Route53 changes that stay PENDING for a while', () => {
     }
   }, 180_000);
   it('orders that arrive while a change is PENDING are sent at once, not after it is INSYNC', async () => {
-    const delayMs = 10_000;
+    const delayMs = 15_000;
     const zone = `pendnext${uniq()}.whisper.test`;
     await createZone(env, zone);
     const dir = await mkdtemp(join(tmpdir(), 'whisper-pending-next-'));
@@ -117,8 +117,8 @@ describe('Route53 changes that stay PENDING for a while', () => {
       expect(secondAt).toBeDefined();
       // Sent while the first was still PENDING: waiting for its INSYNC first would put it at least delayMs later.
       expect(secondAt! - firstAt).toBeLessThan(delayMs - 2000);
-      // So the second group pays one wait, not two.
-      expect(elapsed).toBeLessThan(1.5 * delayMs);
+      // So the second group pays one wait (and a gathering window of 2 s), not two.
+      expect(elapsed).toBeLessThan(delayMs + 8000);
       expect(await w.stop()).toBe(0);
     } finally {
       await proxy.close();

@@ -29,7 +29,7 @@ describe('buildConfig', () => {
     expect(c.directoryUrl).toBe(LETSENCRYPT.production);
     expect(c.dnsProvider).toBe('route53');
     expect(c.keyType).toBe('ecdsa-p256');
-    expect(c.concurrency).toBe(64);
+    expect(c.concurrency).toBe(128);
     expect(c.formats).toEqual(['haproxy']);
     expect(c.propagationTimeoutMs).toBe(120_000);
     expect(Object.isFrozen(c)).toBe(true);

@@ -10,9 +10,11 @@ const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
 /** Timers that fire only when told to. */
 function manualTimers() {
   const pending = new Map<number, () => void>();
+  const delays: number[] = [];
   let next = 0;
   const timers: Timers = {
-    setTimeout(fn) {
+    setTimeout(fn, ms) {
+      delays.push(ms);
       pending.set(++next, fn);
       return next;
     },
@@ -22,6 +24,7 @@ function manualTimers() {
   };
   return {
     timers,
+    delays,
     fire() {
       const due = [...pending.values()];
       pending.clear();
@@ -96,7 +99,7 @@ function setup() {
   const fake = twoStepProvider();
   const clock = manualTimers();
   const time = { ms: 0 };
-  const dns = batchDnsProvider(fake.provider, { timers: clock.timers, windowMs: 40, cleanUpWindowMs: 90, now: () => time.ms });
+  const dns = batchDnsProvider(fake.provider, { timers: clock.timers, windowMs: 40, cleanUpWindowMs: 90, busyWindowMs: 100, cleanUpBusyWindowMs: 300, now: () => time.ms });
   return { ...fake, clock, dns, time };
 }
 
@@ -111,7 +114,7 @@ describe('batchDnsProvider over a two-step provider (submitted, then live)', () 
     const later = [track(t.dns.present([rec('b')])), track(t.dns.present([rec('c')]))];
     await settle();
     expect(t.changes).toHaveLength(1); // the first change is not accepted yet: one submission at a time per zone
-    t.time.ms += 40;
+    t.time.ms += 100;
     t.changes[0]!.accept();
     await settle();
     // Accepted but not live: the orders that came meanwhile go out at once, in one change.
@@ -208,5 +211,27 @@ describe('batchDnsProvider over a two-step provider (submitted, then live)', () 
     await settle();
     expect(t.changes).toHaveLength(2);
     expect(t.changes[1]!.records.map((r) => r.fqdn)).toEqual(['_acme-challenge.b.one.test', '_acme-challenge.c.one.test']);
+  });
+  it('gathers for longer while a change of the zone is becoming live, and for the usual window once none is', async () => {
+    const t = setup();
+    const first = track(t.dns.present([rec('a')]));
+    await settle();
+    t.clock.fire();
+    await settle();
+    t.changes[0]!.accept();
+    await settle();
+    void t.dns.present([rec('b')]);
+    await settle();
+    expect(t.clock.delays).toEqual([40, 100]); // the zone is busy: b gathers for the busy window
+    t.clock.fire();
+    await settle();
+    t.changes[1]!.accept();
+    t.changes[0]!.live();
+    t.changes[1]!.live();
+    await settle();
+    expect(first.status).toBe('resolved');
+    void t.dns.present([rec('c')]);
+    await settle();
+    expect(t.clock.delays).toEqual([40, 100, 40]); // nothing settling any more: the usual window
   });
 });

@@ -24,11 +24,11 @@ describe('IssuanceQueue scheduling', () => {
     expect(Math.max(...runningOverTime(events.events))).toBe(2);
   });
 
-  it('defaults to 64 at once and rejects a bad concurrency', async () => {
+  it('defaults to 128 at once and rejects a bad concurrency', async () => {
     const { queue, calls } = queueHarness({ concurrency: undefined });
-    for (let i = 0; i < 70; i++) queue.enqueue(cert(`c${i}`), 'start');
+    for (let i = 0; i < 140; i++) queue.enqueue(cert(`c${i}`), 'start');
     await settle();
-    expect(calls).toHaveLength(64);
+    expect(calls).toHaveLength(128);
     expect(() => new IssuanceQueue({ run: async () => {}, concurrency: 0 })).toThrow(
       expect.objectContaining({ code: 'CONFIG_INVALID' }),
     );
