@@ -8,7 +8,7 @@
  * and its DNS changes counted too.
  *
  * `npx tsx bench/pending.ts [--delay <s>] [--counts 1,20,100] [--challenge dns-01,dns-persist-01] [--concurrency <n>[,<n>...]] [--before <dir> [--before-concurrency <n>]] [--out <file>]`
- * Each challenge × `--concurrency` is a client of its own (default: the daemon's default, 64). `--before <dir>`: also a build of another version (its `dist/bin.js`), e.g. the previous release, with dns-01.
+ * Each challenge × `--concurrency` is a client of its own (default: the daemon's default, 128). `--before <dir>`: also a build of another version (its `dist/bin.js`), e.g. the previous release, with dns-01.
  * Writes the table between the pending markers of bench/README.md (or `--out`); `--out -` prints only.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -28,7 +28,7 @@ const arg = (name: string): string | undefined => {
 };
 const delayS = Number(arg('--delay') ?? '30');
 const counts = (arg('--counts') ?? '1,20,100').split(',').map(Number);
-const concurrencies = (arg('--concurrency') ?? '64').split(',').map(Number);
+const concurrencies = (arg('--concurrency') ?? '128').split(',').map(Number);
 const challenges = (arg('--challenge') ?? 'dns-01,dns-persist-01').split(',');
 const beforeDir = arg('--before');
 const beforeConcurrency = Number(arg('--before-concurrency') ?? '4');
