@@ -23,6 +23,12 @@ export interface DnsBatchOptions {
   busyWindowMs?: number;
   /** The same for clean-ups. @default 5000 */
   cleanUpBusyWindowMs?: number;
+  /**
+   * The window of a present whose records are all DNS-PERSIST-01 records: each name's is written once, ever, so a
+   * second of gathering costs nothing later, and the new names of a burst (whose orders reach their present after
+   * a record check of varying length) share one change. @default 1000
+   */
+  persistWindowMs?: number;
   /** @default the process's timers, kept referenced (a window is short, and a stopping process must still send it) */
   timers?: Timers;
   /** The clock, in ms: how long the records gathered during a call have waited already. @default Date.now */
@@ -108,7 +114,11 @@ export function batchDnsProvider(inner: DnsProvider, options: DnsBatchOptions = 
   const windowMs = { present: options.windowMs ?? 250, cleanUp: options.cleanUpWindowMs ?? 1000 };
   const busyWindowMs = { present: options.busyWindowMs ?? 2000, cleanUp: options.cleanUpBusyWindowMs ?? 5000 };
   /** How long the records of `lane` gather before its next call. */
-  const windowOf = (lane: Lane): number => Math.max(windowMs[lane.mode], lane.settling > 0 ? busyWindowMs[lane.mode] : 0);
+  const persistWindowMs = options.persistWindowMs ?? 1000;
+  const onlyPersistent = (lane: Lane): boolean =>
+    lane.mode === 'present' && lane.queued.length > 0 && lane.queued.every((p) => p.records.every((r) => r.persistent === true));
+  const windowOf = (lane: Lane): number =>
+    Math.max(windowMs[lane.mode], lane.settling > 0 ? busyWindowMs[lane.mode] : 0, onlyPersistent(lane) ? persistWindowMs : 0);
   const timers = options.timers ?? heldTimers;
   const now = options.now ?? Date.now;
   const log = options.log ?? silentLogger();

@@ -106,7 +106,9 @@ describe('dns-persist-01 through Route53 against Pebble', () => {
     await eventually('15 certificates again', async () => ((await pemFiles(folder)).length === 15 ? true : undefined), 120_000);
     expect(changes()).toBe(afterFifteen);
     // The log lines come through a pipe: the last file can land before its order's lines are read.
-    await eventually('every name validated again', () => (steps(again, 'completeChallenge') >= 15 ? true : undefined), 10_000);
+    // Pebble reuses a valid authorization 1 time in 100 per name even with PEBBLE_AUTHZREUSE=0 (wfe.go: it reuses
+    // unless rand.Intn(100) > percent): such an order validates nothing. The files above are all there.
+    await eventually('every name validated again', () => (steps(again, 'completeChallenge') >= 13 ? true : undefined), 10_000);
     expect(again.logs.some((l) => typeof l.step === 'string' && l.step.startsWith('dns.present'))).toBe(false);
     expect(again.logs.filter((l) => l.msg === 'dns-persist-01 not usable; answering dns-01')).toEqual([]);
     expect(await again.stop()).toBe(0);

@@ -234,4 +234,18 @@ describe('batchDnsProvider over a two-step provider (submitted, then live)', () 
     await settle();
     expect(t.clock.delays).toEqual([40, 100, 40]); // nothing settling any more: the usual window
   });
+  it('gathers DNS-PERSIST-01 records for longer: they are written once per name, ever', async () => {
+    const t = setup();
+    void t.dns.present([{ ...rec('a'), persistent: true }]);
+    await settle();
+    expect(t.clock.delays).toEqual([1000]);
+    const mixed = setup();
+    void mixed.dns.present([{ ...rec('a'), persistent: true }]);
+    void mixed.dns.present([rec('b')]); // a dns-01 record arriving meanwhile (a fallback) goes out with them
+    await settle();
+    expect(mixed.clock.delays).toEqual([1000]);
+    mixed.clock.fire();
+    await settle();
+    expect(mixed.changes[0]!.records.map((r) => r.fqdn)).toEqual(['_acme-challenge.a.one.test', '_acme-challenge.b.one.test']);
+  });
 });
