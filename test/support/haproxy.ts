@@ -1,4 +1,5 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { connect as tlsConnect, type PeerCertificate } from 'node:tls';
 import { connect as netConnect } from 'node:net';
 import { join } from 'node:path';
@@ -13,19 +14,43 @@ export interface Haproxy {
   /** Reload the configuration and certificates (master-worker SIGUSR2), as a notify-key watcher would. */
   reload(): Promise<void>;
   stop(graceMs?: number): Promise<void>;
+  /** The runtime API, when started with `adminSocket`: a unix socket path and a TCP `127.0.0.1:<port>`, both `level admin`. */
+  readonly admin?: { readonly socket: string; readonly tcp: string };
+  /** Sends one runtime API command (needs `adminSocket`) and returns HAProxy's answer. */
+  runtime(command: string): Promise<string>;
+  /** `show info`'s worker pid and start: a reload or restart changes them. Needs `adminSocket`. */
+  info(): Promise<HaproxyInfo>;
+}
+
+/** What tells one HAProxy worker from the next. */
+export interface HaproxyInfo {
+  readonly pid: number;
+  readonly uptimeSec: number;
+  readonly startTimeSec: number;
+  readonly version: string;
+}
+
+/** Options of {@link startHaproxy}. */
+export interface HaproxyOptions {
+  /** Also open the runtime API: `stats socket <path> level admin expose-fd listeners` and a TCP one. @default false */
+  adminSocket?: boolean;
 }
 
 /** Starts HAProxy with `bind 127.0.0.1:<port> ssl crt <certDir>`; the folder must hold at least one certificate. */
-export async function startHaproxy(dir: string, certDir: string): Promise<Haproxy> {
+export async function startHaproxy(dir: string, certDir: string, options: HaproxyOptions = {}): Promise<Haproxy> {
   const home = join(dir, `haproxy-${Date.now()}-${Math.random().toString(36).slice(2, 6)}`);
   await mkdir(home, { recursive: true });
   const port = await freePort();
   const conf = join(home, 'haproxy.cfg');
+  // A unix socket path must stay short (108 bytes): it lives in its own temporary folder.
+  const sockDir = options.adminSocket ? await mkdtemp(join(tmpdir(), 'hx-')) : undefined;
+  const admin = sockDir ? { socket: join(sockDir, 'admin.sock'), tcp: `127.0.0.1:${await freePort()}` } : undefined;
+  const stats = admin ? `  stats socket ${admin.socket} level admin expose-fd listeners\n  stats socket ${admin.tcp} level admin\n` : '';
   await writeFile(
     conf,
     `global
   pidfile ${join(home, 'haproxy.pid')}
-defaults
+${stats}defaults
   mode http
   timeout connect 2s
   timeout client 5s
@@ -49,9 +74,24 @@ frontend https
         s.on('error', () => resolve(false));
       }),
   });
+  const runtime = (command: string) => {
+    if (!admin) return Promise.reject(new Error('startHaproxy: no adminSocket'));
+    return runtimeAnswer(admin.socket, command);
+  };
   return {
     process: proc,
     port,
+    ...(admin ? { admin } : {}),
+    runtime,
+    async info() {
+      const fields = new Map((await runtime('show info')).split('\n').map((l) => [l.split(': ')[0], l.split(': ')[1] ?? ''] as const));
+      return {
+        pid: Number(fields.get('Pid')),
+        uptimeSec: Number(fields.get('Uptime_sec')),
+        startTimeSec: Number(fields.get('Start_time_sec')),
+        version: fields.get('Version') ?? '',
+      };
+    },
     async reload() {
       const before = proc.logTail(1000).split('\n').length;
       process.kill(proc.pid, 'SIGUSR2');
@@ -66,8 +106,23 @@ frontend https
       }
       throw new Error(`haproxy did not reload:\n${proc.logTail()}`);
     },
-    stop: (g) => proc.stop(g),
+    async stop(g) {
+      await proc.stop(g);
+      if (sockDir) await rm(sockDir, { recursive: true, force: true });
+    },
   };
+}
+
+/** One runtime API command over a unix socket: HAProxy answers and closes. */
+function runtimeAnswer(path: string, command: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const s = netConnect({ path }, () => s.write(`${command}\n`));
+    s.setTimeout(5000, () => s.destroy(new Error(`haproxy runtime API: ${command}: timeout`)));
+    s.on('data', (d) => (out += d.toString('utf8')));
+    s.on('close', () => resolve(out));
+    s.on('error', reject);
+  });
 }
 
 /** Connects with TLS and SNI `servername`, trusting `ca`, and returns the certificate the server presented. */
