@@ -143,6 +143,7 @@ export async function main(argv: readonly string[], io: MainIo = {}): Promise<nu
     const code = err instanceof WhisperError ? err.code : 'INTERNAL';
     log.fatal({ code }, errorMessage(err));
     stderr(`whisper-ts: ${errorMessage(err)}\n`);
-    return EXIT.failure;
+    // An option only the daemon's start could judge (a target's URL or files) is still an invalid option.
+    return code === 'CONFIG_INVALID' ? EXIT.usage : EXIT.failure;
   }
 }

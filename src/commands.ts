@@ -10,6 +10,8 @@ import { statusRows, formatStatusJson, formatStatusTable } from './status/status
 import { limitsRows, formatLimitsJson, formatLimitsTable } from './status/limits.js';
 import { errorMessage } from './errors.js';
 import type { StoredCert } from './store/types.js';
+import { loadLocalJournal } from './targets/journal.js';
+import { silentLogger } from './log.js';
 
 /** Options of the offline commands. */
 export interface OfflineOptions {
@@ -45,7 +47,10 @@ async function readFolder(dir: string, stderr: (t: string) => void): Promise<{ c
 
 /** `whisper-ts status <folder>`: every certificate, its expiry, next renewal and last error. */
 export async function statusCommand(dir: string, o: OfflineOptions): Promise<number> {
-  const { certs, state } = await readFolder(dir, o.stderr);
+  const folder = await readFolder(dir, o.stderr);
+  const { certs } = folder;
+  // The journal of per-instance targets (this instance's HAProxy) is a file of its own, beside the state.
+  const state = { ...folder.state, targets: { ...folder.state.targets, ...(await loadLocalJournal(dir, silentLogger())) } };
   const rows = statusRows(certs, state, o.now ?? Date.now(), {
     ...(o.renewBefore ? { renewBefore: parseRenewBefore(o.renewBefore) } : {}),
     ...(o.directoryUrl ? { directoryUrl: o.directoryUrl } : {}),

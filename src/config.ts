@@ -17,6 +17,7 @@ import { homedir } from 'node:os';
 import { parseListen, type ListenAddress } from './http/address.js';
 import { parseKeyFile, type Keyring } from './ha/kv-crypto.js';
 import { haTimingProblem } from './ha/timing.js';
+import { parseTargetsConfig, type TargetsConfig } from './targets/config.js';
 
 /** The DNS back ends. */
 export const DNS_PROVIDERS = ['route53', 'rfc2136', 'exec', 'none'] as const;
@@ -92,6 +93,8 @@ export interface Config {
   readonly kvEncryption?: { readonly file: string; readonly keyring: Keyring };
   /** Address of the metrics and health server (`--listen`); absent: no server. */
   readonly listen?: ListenAddress;
+  /** Delivery targets beside the folder (`--haproxy-socket`, `--target`); absent: the folder alone. */
+  readonly targets?: TargetsConfig;
 }
 
 type Raw = Record<string, unknown>;
@@ -264,6 +267,21 @@ export function buildConfig(folder: string | undefined, raw: Raw, options: Build
   if (profile !== undefined && !/^[A-Za-z0-9._-]{1,64}$/.test(profile)) throw invalid('--profile', `not a profile name: ${JSON.stringify(profile)}`);
   const rateLimits = parseRateLimits(str('rateLimits')!);
   const listen = str('listen') ? parseListen(str('listen')!) : undefined;
+  const home = options.home ?? homedir();
+  const cwd = options.cwd ?? process.cwd();
+  const file = (k: string) => (str(k) ? resolve(cwd, expandHome(str(k)!.trim(), home)) : undefined);
+  const targets = parseTargetsConfig({
+    haproxySockets: list('haproxySocket'),
+    targets: list('target'),
+    iamDeleteExpired: o.iamDeleteExpired === true,
+    ...(str('awsEndpoint') ? { awsEndpoint: str('awsEndpoint')! } : {}),
+    ...(str('s3KmsKey') ? { s3KmsKey: str('s3KmsKey')! } : {}),
+    ...(file('sshKey') ? { sshKey: file('sshKey')! } : {}),
+    ...(file('sshKnownHosts') ? { sshKnownHosts: file('sshKnownHosts')! } : {}),
+    ...(str('sftpMode') ? { sftpMode: str('sftpMode')! } : {}),
+    ...(str('sftpUid') ? { sftpUid: str('sftpUid')! } : {}),
+    ...(str('sftpGid') ? { sftpGid: str('sftpGid')! } : {}),
+  });
   const config: Config = {
     certDir,
     consul: {
@@ -309,6 +327,7 @@ export function buildConfig(folder: string | undefined, raw: Raw, options: Build
     storePrefix,
     ...(kvEncryption ? { kvEncryption } : {}),
     ...(listen ? { listen } : {}),
+    ...(targets ? { targets } : {}),
   };
   return Object.freeze(config);
 }

@@ -34,6 +34,9 @@ import type { SharedState } from './ha/kv-state.js';
 import type { WhisperMetrics } from './http/metrics.js';
 import { instrumentIssuer } from './http/instrument.js';
 import { serveWhile } from './http/serve.js';
+import type { Target } from './targets/types.js';
+import { checkTargetsAtStart, targetsAtStart } from './targets/factory.js';
+import { closeTargets, startDelivery } from './targets/run.js';
 
 /** Parts the daemon can be given instead of building them from the config (tests, embedding). */
 export interface DaemonParts {
@@ -49,6 +52,8 @@ export interface DaemonParts {
   readonly metrics?: WhisperMetrics;
   /** Under `--ha`: the state shared by the leaders in Consul KV (the state file is its local cache). */
   readonly sharedState?: SharedState;
+  /** The delivery targets (default: built from `--haproxy-socket` and `--target`; closed when the daemon ends). */
+  readonly targets?: readonly Target[];
 }
 
 /** Builds the Consul client the configuration describes. */
@@ -145,6 +150,16 @@ async function offeredProfile(config: Config, issuer: Issuer, log: Logger): Prom
  * (src/ha); otherwise it is {@link runPipeline} itself.
  */
 export async function runDaemon(config: Config, log: Logger, signal: AbortSignal, parts: DaemonParts = {}): Promise<void> {
+  if (!parts.targets) {
+    // Built once, before anything runs: a target the options cannot describe is an invalid option (exit code 2).
+    const targets = targetsAtStart(config.targets, { certDir: config.certDir, log: log.child({ component: 'targets' }) });
+    await checkTargetsAtStart(config.targets, log.child({ component: 'targets' }));
+    try {
+      return await runDaemon(config, log, signal, { ...parts, targets });
+    } finally {
+      await closeTargets(targets, log.child({ component: 'targets' }));
+    }
+  }
   if (config.listen && !parts.metrics) {
     const served = {
       ...parts,
@@ -162,7 +177,10 @@ export async function runDaemon(config: Config, log: Logger, signal: AbortSignal
   const folder = parts.store ?? storeFromConfig(config, log.child({ component: 'store' }));
   const pipeline: Pipeline = (s, shared) => runPipeline(config, log, s, { ...parts, ...shared });
   const clocks = { ...(parts.timers ? { timers: parts.timers } : {}), ...(parts.now ? { now: parts.now } : {}) };
-  await runHa({ config, log, consul, folder, sleep: parts.sleep ?? abortableSleep, ...clocks, pipeline, ...(parts.metrics ? { metrics: parts.metrics } : {}) }, signal);
+  await runHa(
+    { config, log, consul, folder, sleep: parts.sleep ?? abortableSleep, ...clocks, pipeline, targets: parts.targets, ...(parts.random ? { random: parts.random } : {}), ...(parts.metrics ? { metrics: parts.metrics, deliveryMetrics: parts.metrics } : {}) },
+    signal,
+  );
 }
 
 /**
@@ -203,6 +221,18 @@ export async function runPipeline(config: Config, log: Logger, signal: AbortSign
   if (loaded.problem) log.warn({ code: 'STORE_CORRUPT' }, loaded.problem);
   const state = new StateKeeper(config.certDir, loaded.state, log.child({ component: 'state' }), parts.sharedState?.save);
   const budget = new RateBudget({ limits: config.rateLimits, account: config.directoryUrl, events: loaded.state.budget });
+  // The targets: what the journal lacks of the folder is delivered now (a kill mid-delivery, a new target).
+  const delivery = await startDelivery({
+    targets: parts.targets ?? [],
+    certDir: config.certDir,
+    state,
+    found,
+    log: log.child({ component: 'targets' }),
+    now,
+    random,
+    ...injectedTimers,
+    ...(parts.metrics ? { metrics: parts.metrics } : {}),
+  });
 
   const notifier = createNotifier({ api: consul, key: config.notifyKey, intervalMs: config.notifyIntervalMs, timers, now, log: log.child({ component: 'notify' }) });
   const queue = new IssuanceQueue({
@@ -254,6 +284,7 @@ export async function runPipeline(config: Config, log: Logger, signal: AbortSign
     enqueue: (cert, reason) => queue.enqueue(cert, reason),
     forget: (id) => queue.remove(id),
     notify: (files) => notifier.changed(files),
+    ...(delivery ? { delivered: (item) => delivery.delivered(item), removed: (item) => delivery.removed(item) } : {}),
   });
   const watcher = new CatalogWatcher({
     api: consul,
@@ -285,6 +316,7 @@ export async function runPipeline(config: Config, log: Logger, signal: AbortSign
     sweepTimer = timers.setTimeout(() => {
       log.info({ certificates: reconciler.wanted.length }, 'renewal sweep');
       void reconciler.sweep();
+      delivery?.sweep();
       scheduleSweep();
     }, config.renewIntervalMs);
   };
@@ -297,7 +329,8 @@ export async function runPipeline(config: Config, log: Logger, signal: AbortSign
     renewal.stop();
     await queue.stop();
     // The records of the orders just ended (and of earlier ones still being removed) go out at once, within a bounded time.
-    await Promise.all([cleanup.flush(), dns.close?.()]);
+    // Deliveries under way get a bounded time too; what they leave is journaled and resumed at the next start.
+    await Promise.all([cleanup.flush(), dns.close?.(), delivery?.stop()]);
     await state.flush();
     // The last bump (files changed since the one before) goes out before the Consul client closes its connections.
     await notifier.close();

@@ -16,6 +16,7 @@ import type { RateBudget } from './limits/budget.js';
 import { classifyOrder } from './limits/classify.js';
 import type { BudgetOrder } from './limits/keys.js';
 import type { StateKeeper } from './state/keeper.js';
+import { bundleItem, type BundleItem } from './targets/bundle.js';
 
 /** What the reconciler needs: the parts at the edges. */
 export interface ReconcilerDeps {
@@ -30,6 +31,13 @@ export interface ReconcilerDeps {
   readonly forget: (id: string) => void;
   /** Files changed: bump the notify key (debounced by the notifier). */
   readonly notify: (files: readonly string[]) => void;
+  /**
+   * A certificate was written: the delivery targets get it (`targets/manager.ts`; returns at once, never throws).
+   * @default none
+   */
+  readonly delivered?: (item: BundleItem) => void;
+  /** A superseded certificate's file was removed: the delivery targets take it away too. @default none */
+  readonly removed?: (item: { readonly id: string; readonly path: string }) => void;
   readonly log: Logger;
   readonly allowDomains: readonly string[];
   /** Whether tags may ask for wildcard names (`vhost=*`). @default false */
@@ -167,6 +175,7 @@ export class Reconciler {
       state: this.deps.state,
       log: this.deps.log,
       notify: this.deps.notify,
+      ...(this.deps.removed ? { removed: this.deps.removed } : {}),
       wanted: () => this.plan.certs,
       requeue: (id) => {
         const cert = this.byId.get(id);
@@ -240,6 +249,8 @@ export class Reconciler {
       'certificate issued',
     );
     this.deps.notify([`${cert.id}.pem`]);
+    // The targets (HAProxy's runtime API, AWS, SFTP) get it in the background: none holds this job up.
+    this.deps.delivered?.(bundleItem(written, bundle));
     // The new file is in place: a file it supersedes (a zone grown to two vhosts, or shrunk to one) goes now.
     this.judged.add(cert.id);
     await this.retirer.check(cert, written);

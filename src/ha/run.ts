@@ -10,6 +10,10 @@ import { createKvMirrorStore, publishFolder } from './kv-store.js';
 import { runKvSync, syncOnce } from './kv-sync.js';
 import { prepareKvShared } from './kv-shared.js';
 import type { SharedState } from './kv-state.js';
+import type { Target } from '../targets/types.js';
+import { bundleItem } from '../targets/bundle.js';
+import type { DeliveryManager } from '../targets/manager.js';
+import { startDelivery, type StartDeliveryOptions } from '../targets/run.js';
 
 /**
  * What {@link runHa} runs while it leads: the daemon's pipeline with the given Consul client and store, and under
@@ -32,6 +36,15 @@ export interface HaRunOptions {
   readonly pipeline: Pipeline;
   /** The `whisper_leader` gauge, when metrics are served. */
   readonly metrics?: { setLeader(leading: boolean): void };
+  /**
+   * The delivery targets: while another instance leads, this one delivers the certificates it copies from KV
+   * (`--store consul`) to its `perInstance` targets (its own HAProxy). @default []
+   */
+  readonly targets?: readonly Target[];
+  /** Jitter of the follower's delivery retries. @default Math.random */
+  readonly random?: () => number;
+  /** The delivery counters and gauges, when metrics are served. */
+  readonly deliveryMetrics?: StartDeliveryOptions['metrics'];
 }
 
 /**
@@ -39,20 +52,25 @@ export interface HaRunOptions {
  * this host's HAProxy reloads on a file it can read, never on the KV change that announced it. A removal (of a
  * superseded certificate) bumps it too, so HAProxy drops the old file once the folder is consistent.
  */
-function notifyingFolder(folder: CertStore, notifier: Notifier): CertStore {
+function notifyingFolder(folder: CertStore, notifier: Notifier, delivery: () => DeliveryManager | undefined): CertStore {
   const remove = folder.remove?.bind(folder);
   return {
     ...folder,
     async write(id, bundle) {
       const stored = await folder.write(id, bundle);
       notifier.changed([`${id}.pem`]);
+      // This instance's own destinations (its HAProxy's runtime API) get the copy it just wrote.
+      delivery()?.delivered(bundleItem(stored, bundle));
       return stored;
     },
     ...(remove
       ? {
           async remove(id: string) {
+            const manager = delivery();
+            const path = manager ? (await folder.read(id).catch(() => undefined))?.path : undefined;
             await remove(id);
             notifier.changed([`${id}.pem`]);
+            if (path !== undefined) manager?.removed({ id, path });
           },
         }
       : {}),
@@ -76,7 +94,9 @@ export async function runHa(options: HaRunOptions, signal: AbortSignal): Promise
   const store = inConsul ? createKvMirrorStore(kv.withAccount(folder), { api: consul, prefix, log: kvLog, sleep, codec: kv.codec }) : kv.withAccount(folder);
   const timers = options.timers ?? systemTimers;
   const notifier = createNotifier({ api: consul, key: config.notifyKey, intervalMs: config.notifyIntervalMs, timers, now: options.now ?? Date.now, log: log.child({ component: 'notify' }) });
-  const synced = notifyingFolder(folder, notifier);
+  /** The follower's deliveries to per-instance targets, while it follows. */
+  let following: DeliveryManager | undefined;
+  const synced = notifyingFolder(folder, notifier, () => following);
   const syncOptions = () => {
     if (!consul.kvList) throw new Error('this Consul client cannot list KV');
     return { api: { kvList: consul.kvList.bind(consul) }, prefix, store: synced, log: kvLog, sleep, wait: config.consul.wait, codec: kv.codec };
@@ -103,9 +123,17 @@ export async function runHa(options: HaRunOptions, signal: AbortSignal): Promise
    * before this instance leads, so a follower's write never races its own leadership's.
    */
   const follow = async (s: AbortSignal) => {
-    const runs = await Promise.allSettled([...(inConsul ? [(async () => runKvSync(syncOptions(), s))()] : []), kv.follow(folder, s)]);
-    const failed = runs.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) throw failed.reason;
+    // Only with --store consul does a follower write certificates; its own HAProxy gets each one it copies.
+    following = inConsul ? await followerDelivery(options, folder) : undefined;
+    try {
+      const runs = await Promise.allSettled([...(inConsul ? [(async () => runKvSync(syncOptions(), s))()] : []), kv.follow(folder, s)]);
+      const failed = runs.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed) throw failed.reason;
+    } finally {
+      const manager = following;
+      following = undefined;
+      await manager?.stop();
+    }
   };
 
   try {
@@ -131,4 +159,22 @@ export async function runHa(options: HaRunOptions, signal: AbortSignal): Promise
     await notifier.close();
     consul.close?.();
   }
+}
+
+/** The deliveries of a follower: its per-instance targets only, journaled in its folder, resumed from it. */
+async function followerDelivery(options: HaRunOptions, folder: CertStore): Promise<DeliveryManager | undefined> {
+  const targets = (options.targets ?? []).filter((t) => t.perInstance === true);
+  if (targets.length === 0) return undefined;
+  const log = options.log.child({ component: 'targets' });
+  const found = await folder.list().catch(() => []);
+  return startDelivery({
+    targets,
+    certDir: options.config.certDir,
+    found,
+    log,
+    ...(options.timers ? { timers: options.timers } : {}),
+    ...(options.now ? { now: options.now } : {}),
+    ...(options.random ? { random: options.random } : {}),
+    ...(options.deliveryMetrics ? { metrics: options.deliveryMetrics } : {}),
+  });
 }

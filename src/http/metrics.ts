@@ -19,6 +19,8 @@ export interface MetricsSources {
   readonly consulLeader?: (signal: AbortSignal) => Promise<string>;
   /** Whether this instance leads (set through {@link WhisperMetrics.setLeader}; read-only here). */
   readonly leader?: () => boolean;
+  /** Deliveries and removals waiting, retried or under way, per target name (see `targets/manager.ts`). */
+  readonly targetsPending?: () => ReadonlyMap<string, number>;
 }
 
 /** The daemon's Prometheus metrics, on a registry of their own. */
@@ -34,6 +36,12 @@ export interface WhisperMetrics {
   orderFinished(durationMs: number, error?: unknown): void;
   /** Whether this instance leads (high availability); 1 until told otherwise. */
   setLeader(leader: boolean): void;
+  /**
+   * A delivery (`kind` deliver) or removal of a certificate by a target ended at `at` (epoch ms):
+   * `whisper_target_deliveries_total`, `whisper_target_removals_total`, and on success
+   * `whisper_target_last_success_timestamp_seconds`.
+   */
+  delivery(target: string, kind: 'deliver' | 'remove', result: 'success' | 'failure' | 'skipped', at: number): void;
 }
 
 /** Options of {@link createMetrics}. */
@@ -106,6 +114,34 @@ export function createMetrics(options: MetricsOptions = {}): WhisperMetrics {
       this.set((sources.watcherLastSuccess?.() ?? 0) / 1000);
     },
   });
+  const deliveries = new Counter({
+    name: 'whisper_target_deliveries_total',
+    help: 'Certificate deliveries to targets, by target and result (success, failure, skipped: already delivered)',
+    labelNames: ['target', 'result'],
+    registers: [registry],
+  });
+  const removals = new Counter({
+    name: 'whisper_target_removals_total',
+    help: 'Removals of superseded certificates from targets, by target and result',
+    labelNames: ['target', 'result'],
+    registers: [registry],
+  });
+  const lastDelivery = new Gauge({
+    name: 'whisper_target_last_success_timestamp_seconds',
+    help: 'When each target last took a delivery or removal, as a Unix timestamp',
+    labelNames: ['target'],
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'whisper_target_pending',
+    help: 'Deliveries and removals waiting, retried or under way, per target',
+    labelNames: ['target'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [target, n] of sources.targetsPending?.() ?? []) this.set({ target }, n);
+    },
+  });
   const leader = new Gauge({ name: 'whisper_leader', help: '1 when this instance orders certificates (the leader, or no HA), else 0', registers: [registry] });
   leader.set(1);
   attempts.inc(0);
@@ -128,6 +164,10 @@ export function createMetrics(options: MetricsOptions = {}): WhisperMetrics {
     setLeader(isLeader) {
       leading = isLeader;
       leader.set(isLeader ? 1 : 0);
+    },
+    delivery(target, kind, result, at) {
+      (kind === 'deliver' ? deliveries : removals).inc({ target, result });
+      if (result === 'success') lastDelivery.set({ target }, at / 1000);
     },
   } satisfies WhisperMetrics;
 }

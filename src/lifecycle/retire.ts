@@ -17,6 +17,11 @@ export interface RetirerDeps {
   readonly wanted: () => readonly WantedCert[];
   /** Queues a certificate again: one that became wanted while its file was being removed. */
   readonly requeue: (id: string) => void;
+  /**
+   * A superseded file was removed (`path`: where its HAProxy file was): the delivery targets take it away too
+   * (`targets/manager.ts`; returns at once, never throws). @default none
+   */
+  readonly removed?: (item: { readonly id: string; readonly path: string }) => void;
 }
 
 /**
@@ -32,7 +37,7 @@ export class Retirer {
    * Names of the files last read, with their serial: a file of whisper-ts's that no longer holds a wanted name
    * (a service gone, its file kept) is not read again after every write while its serial is the one recorded.
    */
-  private readonly known = new Map<string, { readonly serial: string; readonly names: readonly string[] }>();
+  private readonly known = new Map<string, { readonly serial: string; readonly names: readonly string[]; readonly path: string }>();
 
   constructor(private readonly deps: RetirerDeps) {}
 
@@ -47,7 +52,7 @@ export class Retirer {
   /** At the sweep, over every file of the folder (`files`, as `list` gave them). */
   atSweep(files: readonly StoredCert[]): Promise<void> {
     return this.serial(async () => {
-      for (const f of files) this.known.set(f.id, { serial: f.serial, names: f.names });
+      for (const f of files) this.known.set(f.id, { serial: f.serial, names: f.names, path: f.path });
       const present = files.map((f) => ({ id: f.id, names: f.names, ours: this.ours(f) }));
       await this.apply(superseded({ wanted: this.deps.wanted(), present }));
     });
@@ -76,7 +81,7 @@ export class Retirer {
     const wanted = this.deps.wanted();
     const wantedIds = new Set(wanted.map((w) => w.id));
     const mine = new Set(written.names);
-    this.known.set(written.id, { serial: written.serial, names: written.names });
+    this.known.set(written.id, { serial: written.serial, names: written.names, path: written.path });
     const covering = async (names: ReadonlySet<string>): Promise<SupersedeFile[]> => {
       const found: SupersedeFile[] = [];
       for (const w of wanted) {
@@ -116,7 +121,7 @@ export class Retirer {
     try {
       const file = await this.deps.store.read(id);
       if (file === undefined) this.known.delete(id);
-      else this.known.set(id, { serial: file.serial, names: file.names });
+      else this.known.set(id, { serial: file.serial, names: file.names, path: file.path });
       return file;
     } catch (err) {
       this.deps.log.debug({ cert: id, err: errorMessage(err) }, 'file not read while looking for superseded certificates');
@@ -150,9 +155,12 @@ export class Retirer {
         continue;
       }
       this.deps.state.deleteCert(f.id);
+      const path = this.known.get(f.id)?.path;
       this.known.delete(f.id);
       log.info({ file: `${f.id}.pem`, by, names: f.shared }, `removed ${f.id}.pem: ${by.join(', ')} holds its names now`);
       this.deps.notify([`${f.id}.pem`]);
+      // The targets take it away too, in the background (their journal keeps the removal until it succeeds).
+      if (path !== undefined) this.deps.removed?.({ id: f.id, path });
       // The plan may have come back to it while it was being removed: order it again rather than leave it missing.
       if (this.isWanted(f.id)) this.deps.requeue(f.id);
     }

@@ -5,6 +5,7 @@
 import { BUCKET_KINDS, type BucketKind } from '../limits/config.js';
 import type { BudgetEvent } from '../limits/replay.js';
 import { STATE_VERSION, type CertError, type CertState, type WhisperState } from './types.js';
+import { decodeTargets, encodeTargets } from './codec-targets.js';
 
 type Json = Record<string, unknown>;
 
@@ -52,7 +53,9 @@ export function encodeState(state: WhisperState, options: { readonly compact?: b
       .sort()
       .map((id) => [id, encodeCert(state.certs[id] ?? {})]),
   );
-  const doc = { version: STATE_VERSION, budget: state.budget.map(encodeEvent), certs };
+  const targets = encodeTargets(state.targets ?? {});
+  // Absent when empty: the file of a daemon without targets stays as older versions wrote it.
+  const doc = { version: STATE_VERSION, budget: state.budget.map(encodeEvent), certs, ...(targets ? { targets } : {}) };
   return options.compact ? JSON.stringify(doc) : `${JSON.stringify(doc, null, 2)}\n`;
 }
 
@@ -153,5 +156,6 @@ export function decodeState(text: string): WhisperState {
   const certsRaw = object(o.certs, 'certs');
   // fromEntries defines own properties, so an id like `__proto__` stays data.
   const certs = Object.fromEntries(Object.entries(certsRaw).map(([id, c]) => [id, decodeCert(c, `certs.${id}`)]));
-  return { budget, certs };
+  const targets = o.targets === undefined ? undefined : decodeTargets(o.targets, 'targets');
+  return { budget, certs, ...(targets ? { targets } : {}) };
 }

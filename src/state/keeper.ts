@@ -3,7 +3,7 @@ import type { Logger } from '../log.js';
 import { errorMessage } from '../errors.js';
 import { backoffDelay, systemTimers, type Timers } from '../time.js';
 import { saveState, statePath } from './file.js';
-import type { CertState, WhisperState } from './types.js';
+import type { CertState, TargetJournalData, TargetRecord, WhisperState } from './types.js';
 
 /** Options of {@link StateKeeper}. */
 export interface StateKeeperOptions {
@@ -21,6 +21,8 @@ export interface StateKeeperOptions {
   readonly maxRetryMs?: number;
   /** Jitter source of the retry delays. @default Math.random */
   readonly random?: () => number;
+  /** What is written, for logs: its name and path. @default the state file */
+  readonly label?: { readonly what: string; readonly file: string };
 }
 
 /**
@@ -34,6 +36,8 @@ export class StateKeeper {
   // A Map changed in place: copying every certificate's entry on each change made a mass issuance quadratic.
   private readonly certs: Map<string, CertState>;
   private budget: WhisperState['budget'];
+  /** The delivery journal of shared targets: target name → certificate id → record (never pruned by {@link prune}). */
+  private readonly targets: Map<string, Map<string, TargetRecord>>;
   private dirty = false;
   /** Failed writes in a row. */
   private failures = 0;
@@ -43,6 +47,7 @@ export class StateKeeper {
   private readonly maxRetryMs: number;
   private readonly random: () => number;
   private readonly timers: Timers;
+  private readonly label: { readonly what: string; readonly file: string };
 
   constructor(
     private readonly dir: string,
@@ -53,15 +58,49 @@ export class StateKeeper {
   ) {
     this.certs = new Map(Object.entries(initial.certs));
     this.budget = initial.budget;
+    this.targets = new Map(Object.entries(initial.targets ?? {}).map(([name, certs]) => [name, new Map(Object.entries(certs))]));
     this.minIntervalMs = options.minIntervalMs ?? 1000;
     this.maxRetryMs = options.maxRetryMs ?? 300_000;
     this.random = options.random ?? Math.random;
     this.timers = options.timers ?? systemTimers;
+    this.label = options.label ?? { what: 'state file', file: statePath(dir) };
   }
 
   /** A snapshot of the state now (later changes do not show in it). */
   get state(): WhisperState {
-    return { budget: [...this.budget], certs: Object.fromEntries(this.certs) };
+    return { budget: [...this.budget], certs: Object.fromEntries(this.certs), ...this.targetsSnapshot() };
+  }
+
+  private targetsSnapshot(): { targets?: TargetJournalData } {
+    if (this.targets.size === 0) return {};
+    return { targets: Object.fromEntries([...this.targets].map(([name, certs]) => [name, Object.fromEntries(certs)])) };
+  }
+
+  /** What target `name` recorded for certificate `id` (the delivery journal), if anything. */
+  targetRecord(name: string, id: string): TargetRecord | undefined {
+    return this.targets.get(name)?.get(id);
+  }
+
+  /** Every record of target `name`, by certificate id. */
+  targetRecords(name: string): ReadonlyMap<string, TargetRecord> {
+    return this.targets.get(name) ?? new Map<string, TargetRecord>();
+  }
+
+  /** Replaces (or with `undefined`, drops) what target `name` recorded for `id`, and schedules a write if it changed. */
+  setTargetRecord(name: string, id: string, record: TargetRecord | undefined): void {
+    const certs = this.targets.get(name);
+    const old = certs?.get(id);
+    if (record === undefined) {
+      if (!certs?.delete(id)) return;
+      if (certs.size === 0) this.targets.delete(name);
+      this.schedule();
+      return;
+    }
+    const next = Object.fromEntries(Object.entries(record).filter(([, v]) => v !== undefined)) as TargetRecord;
+    if (old !== undefined && isDeepStrictEqual(old, next)) return;
+    if (certs) certs.set(id, next);
+    else this.targets.set(name, new Map([[id, next]]));
+    this.schedule();
   }
 
   /** One certificate's state. */
@@ -163,19 +202,19 @@ export class StateKeeper {
     if (!this.dirty) return;
     this.dirty = false;
     try {
-      await this.save(this.dir, { budget: this.budget, certs: Object.fromEntries(this.certs) });
+      await this.save(this.dir, { budget: this.budget, certs: Object.fromEntries(this.certs), ...this.targetsSnapshot() });
     } catch (err) {
       // The state is an aid (budget, status), never a reason to stop issuing: keep the changes and retry.
       this.dirty = true;
       this.failures += 1;
       // The message of a failed atomic write names the file already; `file` is there for the other failures.
-      const fields = { code: 'STORE_WRITE', file: statePath(this.dir), attempt: this.failures };
-      const message = `cannot write the state file: ${errorMessage(err)}`;
+      const fields = { code: 'STORE_WRITE', file: this.label.file, attempt: this.failures };
+      const message = `cannot write the ${this.label.what}: ${errorMessage(err)}`;
       if (this.failures === 1) this.log.warn(fields, `${message}; retrying with backoff`);
       else this.log.debug(fields, message);
       return;
     }
-    if (this.failures > 0) this.log.info({ file: statePath(this.dir), failedAttempts: this.failures }, 'state file written again');
+    if (this.failures > 0) this.log.info({ file: this.label.file, failedAttempts: this.failures }, `${this.label.what} written again`);
     this.failures = 0;
   }
 }

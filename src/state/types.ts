@@ -42,12 +42,39 @@ export interface CertState {
   readonly written?: string;
 }
 
+/**
+ * What one delivery target did with one certificate (the delivery journal, see `targets/manager.ts`). Kept apart
+ * from {@link CertState}: a removal still to deliver outlives the certificate's own entry (pruned at the sweep).
+ */
+export interface TargetRecord {
+  /** Serial (uppercase hex) this target last delivered for this id. */
+  readonly delivered?: string;
+  /** When `delivered` was delivered. */
+  readonly at?: Date;
+  /** The last failure since then (cleared by a success). */
+  readonly lastError?: CertError;
+  /** Failed attempts since the last success. @default 0 */
+  readonly attempts?: number;
+  /** What the target keeps for this certificate (an ARN, a name): small JSON values, never secrets. */
+  readonly memo?: Readonly<Record<string, string | number | boolean>>;
+  /** A removal still to deliver: the path the file had in the folder (the file is gone). */
+  readonly removing?: string;
+}
+
+/** The delivery journal: per target name, per certificate id. */
+export type TargetJournalData = Record<string, Record<string, TargetRecord>>;
+
 /** Everything the daemon keeps between runs, besides the certificates and the account. */
 export interface WhisperState {
   /** The rate-limit budget's history (see `RateBudget.events`). */
   budget: BudgetEvent[];
   /** Per certificate id (the file base name). */
   certs: Record<string, CertState>;
+  /**
+   * The delivery journal of the targets delivered by the leader (or the single instance); absent in state files of
+   * older versions and when no target was ever configured. @default {}
+   */
+  targets?: TargetJournalData;
 }
 
 /** A state with no history. */

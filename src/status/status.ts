@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { nextRenewal, type RenewBefore } from '../lifecycle/schedule.js';
 import type { CertError, WhisperState } from '../state/types.js';
+import { targetCell, targetStatus, type TargetStatus } from './targets.js';
 import type { StoredCert } from '../store/types.js';
 import { formatTable, formatTime } from './table.js';
 
@@ -26,6 +27,8 @@ export interface StatusRow {
   readonly lastError?: CertError;
   /** The CA that issued it, when that is not the configured one: it is replaced at once. */
   readonly otherCa?: string;
+  /** Per delivery target that recorded something for it (see `targets/manager.ts`): what it holds, and what is pending. */
+  readonly targets?: Readonly<Record<string, TargetStatus>>;
 }
 
 /** Options of {@link statusRows}. */
@@ -57,11 +60,13 @@ export function statusRows(certs: readonly StoredCert[], state: WhisperState, no
       ...(otherCa ? { otherCa } : {}),
       ...(info.deferredUntil && info.deferredUntil.getTime() > now ? { deferredUntil: info.deferredUntil } : {}),
       ...(info.lastError ? { lastError: info.lastError } : {}),
+      ...targetStatus(state, cert.id, cert.serial),
     };
   });
   const present = new Set(certs.map((c) => c.id));
   for (const [id, info] of Object.entries(state.certs)) {
     if (present.has(id) || !info.lastError) continue;
+    present.add(id);
     rows.push({
       file: id,
       names: [],
@@ -69,7 +74,13 @@ export function statusRows(certs: readonly StoredCert[], state: WhisperState, no
       ariChosen: false,
       ...(info.deferredUntil && info.deferredUntil.getTime() > now ? { deferredUntil: info.deferredUntil } : {}),
       lastError: info.lastError,
+      ...targetStatus(state, id, undefined),
     });
+  }
+  // Removed from the folder, still to be taken away from a target.
+  const removing = new Set(Object.values(state.targets ?? {}).flatMap((certs) => Object.keys(certs).filter((id) => certs[id]?.removing !== undefined)));
+  for (const id of removing) {
+    if (!present.has(id)) rows.push({ file: id, names: [], issuer: '', ariChosen: false, ...targetStatus(state, id, undefined) });
   }
   return rows.sort((a, b) => a.file.localeCompare(b.file));
 }
@@ -100,8 +111,10 @@ function hostOf(url: string): string {
 /** `status` as an aligned text table. */
 export function formatStatusTable(rows: readonly StatusRow[]): string {
   if (rows.length === 0) return 'no certificates\n';
+  // The TARGETS column only when a target recorded something: the table of a folder without targets is as before.
+  const targets = rows.some((r) => r.targets !== undefined);
   return formatTable(
-    ['FILE', 'NAMES', 'ISSUER', 'NOT AFTER', 'DAYS LEFT', 'NEXT RENEWAL', 'LAST ERROR'],
+    ['FILE', 'NAMES', 'ISSUER', 'NOT AFTER', 'DAYS LEFT', 'NEXT RENEWAL', ...(targets ? ['TARGETS'] : []), 'LAST ERROR'],
     rows.map((r) => [
       r.file,
       r.names.length ? r.names.join(',') : '(not issued)',
@@ -109,6 +122,7 @@ export function formatStatusTable(rows: readonly StatusRow[]): string {
       formatTime(r.notAfter),
       r.daysLeft === undefined ? '-' : String(r.daysLeft),
       renewalCell(r),
+      ...(targets ? [targetCell(r.targets)] : []),
       errorCell(r.lastError),
     ]),
   );
