@@ -7,7 +7,7 @@
  * started: every certificate is ordered again with the same account, as a renewal is, and that re-order is timed
  * and its DNS changes counted too.
  *
- * `npx tsx bench/pending.ts [--delay <s>] [--counts 1,20,100] [--challenge dns-01,dns-persist-01] [--concurrency <n>[,<n>...]] [--before <dir> [--before-concurrency <n>]] [--out <file>]`
+ * `npx tsx bench/pending.ts [--delay <s>] [--counts 1,20,100] [--challenge dns-01,dns-persist-01] [--concurrency <n>[,<n>...]] [--before <dir> [--before-concurrency <n>] [--skip-now]] [--out <file>]`
  * Each challenge × `--concurrency` is a client of its own (default: the daemon's default, 128). `--before <dir>`: also a build of another version (its `dist/bin.js`), e.g. the previous release, with dns-01.
  * Writes the table between the pending markers of bench/README.md (or `--out`); `--out -` prints only.
  */
@@ -57,7 +57,8 @@ interface Row {
   reorder?: { wallMs: number; changes: number };
 }
 
-const clients: Client[] = challenges.flatMap((challenge) => concurrencies.map((concurrency) => ({
+// `--skip-now`: only the `--before` build (a long run of the previous release, beside a table of this one).
+const clients: Client[] = process.argv.includes('--skip-now') ? [] : challenges.flatMap((challenge) => concurrencies.map((concurrency) => ({
   name: `whisper-ts now, ${challenge}, --concurrency ${concurrency}`, bin: resolve(import.meta.dirname, '../dist/bin.js'), concurrency, challenge,
 })));
 if (beforeDir) {
