@@ -16,6 +16,7 @@ import type { RateBudget } from './limits/budget.js';
 import { classifyOrder } from './limits/classify.js';
 import type { BudgetOrder } from './limits/keys.js';
 import type { StateKeeper } from './state/keeper.js';
+import type { OnRemoval } from './policy/types.js';
 import { bundleItem, type BundleItem } from './targets/bundle.js';
 
 /** What the reconciler needs: the parts at the edges. */
@@ -50,6 +51,11 @@ export interface ReconcilerDeps {
   readonly profile?: string;
   /** @default Date.now */
   readonly now?: () => number;
+  /**
+   * The `on_removal` of a certificate file nobody wants any more (from its policy): `delete` removes the files
+   * whisper-ts wrote that long after the plan dropped them, at the sweep. @default keep (whisper's behaviour)
+   */
+  readonly onRemovalOf?: (file: StoredCert) => OnRemoval;
 }
 
 /** Why a certificate needs an order by the lifetime rule alone, or `undefined` (the dry run's view: no ARI). */
@@ -139,11 +145,16 @@ export class Reconciler {
     const first = this.plan.certs.length === 0;
     this.plan = next;
     this.byId = new Map(next.certs.map((c) => [c.id, c]));
+    const now = this.now();
     for (const cert of diff.removed) {
+      this.deps.state.setCert(cert.id, (old) => (old.unwantedSince ? old : { ...old, unwantedSince: new Date(now) }));
       this.deps.log.info({ cert: cert.id }, 'certificate no longer wanted; its file is kept');
       this.deps.renewal.forget(cert.id);
       this.deps.forget(cert.id);
       this.unsaved.delete(cert.id);
+    }
+    for (const cert of [...diff.added, ...diff.changed]) {
+      if (this.deps.state.cert(cert.id).unwantedSince) this.deps.state.setCert(cert.id, ({ unwantedSince: _, ...rest }) => rest);
     }
     for (const cert of diff.added) this.deps.enqueue(cert, first ? 'start' : 'added');
     for (const cert of diff.changed) this.deps.enqueue(cert, 'names changed');
@@ -167,6 +178,16 @@ export class Reconciler {
     }
     // Superseded files whose removal failed, or waited for another certificate's file, go now.
     await this.retirer.atSweep(files);
+    if (this.deps.onRemovalOf) {
+      // A file found unwanted at start (its services gone while whisper-ts was stopped) counts from now.
+      const now = this.now();
+      for (const f of files) {
+        if (this.byId.has(f.id) || this.deps.state.cert(f.id).unwantedSince || this.deps.onRemovalOf(f).kind === 'keep') continue;
+        this.deps.state.setCert(f.id, (old) => ({ ...old, unwantedSince: new Date(now) }));
+      }
+      const nextAt = await this.retirer.expireUnwanted(files, this.deps.onRemovalOf, now);
+      if (nextAt !== undefined) this.deps.log.debug({ at: new Date(nextAt).toISOString() }, 'next unwanted certificate due for removal (checked at each sweep)');
+    }
   }
 
   private get retirer(): Retirer {

@@ -4,7 +4,9 @@ import type { WantedCert } from '../plan/types.js';
 import type { StateKeeper } from '../state/keeper.js';
 import { isMultiHostId, isValidId } from '../store/ids.js';
 import type { CertStore, StoredCert } from '../store/types.js';
+import type { OnRemoval } from '../policy/types.js';
 import { superseded, type SupersedeFile, type SupersedeVerdict } from './supersede.js';
+import { dueForRemoval } from './unwanted.js';
 
 /** What {@link Retirer} needs: the folder, the state, and the plan as it is at each moment. */
 export interface RetirerDeps {
@@ -139,31 +141,76 @@ export class Retirer {
           `whisper-ts did not write ${f.id}.pem (whisper's, or copied in by hand) and keeps it: remove it once ${by.join(', ')} is served`,
       );
     }
-    const remove = this.deps.store.remove?.bind(this.deps.store);
     for (const f of verdict.remove) {
-      if (this.isWanted(f.id)) continue;
       const by = f.by.map((id) => `${id}.pem`);
-      if (remove === undefined) {
-        log.warn({ file: `${f.id}.pem`, by }, `${f.id}.pem is superseded by ${by.join(', ')}, but this store cannot remove files`);
-        continue;
-      }
-      try {
-        await remove(f.id);
-      } catch (err) {
-        const code = isWhisperError(err) ? err.code : undefined;
-        log.warn({ file: `${f.id}.pem`, by, code, err: errorMessage(err) }, `superseded ${f.id}.pem not removed; the next sweep tries again`);
-        continue;
-      }
-      this.deps.state.deleteCert(f.id);
-      const path = this.known.get(f.id)?.path;
-      this.known.delete(f.id);
-      log.info({ file: `${f.id}.pem`, by, names: f.shared }, `removed ${f.id}.pem: ${by.join(', ')} holds its names now`);
-      this.deps.notify([`${f.id}.pem`]);
-      // The targets take it away too, in the background (their journal keeps the removal until it succeeds).
-      if (path !== undefined) this.deps.removed?.({ id: f.id, path });
-      // The plan may have come back to it while it was being removed: order it again rather than leave it missing.
-      if (this.isWanted(f.id)) this.deps.requeue(f.id);
+      await this.removeOne(f.id, {
+        fields: { by, names: f.shared },
+        done: `removed ${f.id}.pem: ${by.join(', ')} holds its names now`,
+        failed: `superseded ${f.id}.pem not removed; the next sweep tries again`,
+        cannot: `${f.id}.pem is superseded by ${by.join(', ')}, but this store cannot remove files`,
+      });
     }
+  }
+
+  /**
+   * At the sweep (or when the next one falls due), over every file of the folder: deletes the files whisper-ts wrote
+   * of certificates nobody has wanted for longer than their policy's `on_removal: delete_after` (see
+   * {@link dueForRemoval}). Resolves with the moment the next file falls due, if one will.
+   */
+  async expireUnwanted(files: readonly StoredCert[], onRemovalOf: (file: StoredCert) => OnRemoval, now: number): Promise<number | undefined> {
+    let nextAt: number | undefined;
+    await this.serial(async () => {
+      const wanted = new Set(this.deps.wanted().map((w) => w.id));
+      for (const f of files) this.known.set(f.id, { serial: f.serial, names: f.names, path: f.path });
+      const verdict = dueForRemoval(
+        files.map((f) => {
+          const since = this.deps.state.cert(f.id).unwantedSince;
+          return { id: f.id, ours: this.ours(f), onRemoval: onRemovalOf(f), ...(since ? { unwantedSince: since.getTime() } : {}) };
+        }),
+        wanted,
+        now,
+      );
+      nextAt = verdict.nextAt;
+      for (const id of verdict.due) {
+        await this.removeOne(id, {
+          fields: { reason: 'on_removal' },
+          done: `removed ${id}.pem: no service or entry has asked for it for longer than its on_removal allows`,
+          failed: `${id}.pem not removed; the next sweep tries again`,
+          cannot: `${id}.pem is due for removal, but this store cannot remove files`,
+        });
+      }
+    });
+    return nextAt;
+  }
+
+  /** Removes a certificate whisper-ts wrote: files, state, notify, targets; requeued if wanted again meanwhile. */
+  private async removeOne(
+    id: string,
+    say: { readonly fields: Record<string, unknown>; readonly done: string; readonly failed: string; readonly cannot: string },
+  ): Promise<void> {
+    const { log } = this.deps;
+    if (this.isWanted(id)) return;
+    const remove = this.deps.store.remove?.bind(this.deps.store);
+    if (remove === undefined) {
+      log.warn({ file: `${id}.pem`, ...say.fields }, say.cannot);
+      return;
+    }
+    try {
+      await remove(id);
+    } catch (err) {
+      const code = isWhisperError(err) ? err.code : undefined;
+      log.warn({ file: `${id}.pem`, ...say.fields, code, err: errorMessage(err) }, say.failed);
+      return;
+    }
+    this.deps.state.deleteCert(id);
+    const path = this.known.get(id)?.path;
+    this.known.delete(id);
+    log.info({ file: `${id}.pem`, ...say.fields }, say.done);
+    this.deps.notify([`${id}.pem`]);
+    // The targets take it away too, in the background (their journal keeps the removal until it succeeds).
+    if (path !== undefined) this.deps.removed?.({ id, path });
+    // The plan may have come back to it while it was being removed: order it again rather than leave it missing.
+    if (this.isWanted(id)) this.deps.requeue(id);
   }
 
   private isWanted(id: string): boolean {

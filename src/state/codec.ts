@@ -43,6 +43,7 @@ function encodeCert(c: CertState): Json {
   if (c.replacesRefused) out.replacesRefused = c.replacesRefused;
   if (c.ariCertId) out.ariCertId = c.ariCertId;
   if (c.written) out.written = c.written;
+  if (c.unwantedSince) out.unwantedSince = iso(c.unwantedSince);
   return out;
 }
 
@@ -138,6 +139,7 @@ function decodeCert(raw: unknown, where: string): CertState {
   if (o.replacesRefused !== undefined) out.replacesRefused = string(o.replacesRefused, `${where}.replacesRefused`);
   if (o.ariCertId !== undefined) out.ariCertId = string(o.ariCertId, `${where}.ariCertId`);
   if (o.written !== undefined) out.written = string(o.written, `${where}.written`);
+  if (o.unwantedSince !== undefined) out.unwantedSince = date(o.unwantedSince, `${where}.unwantedSince`);
   return out;
 }
 

@@ -40,6 +40,11 @@ export interface CertState {
    * also inferred for files of whisper; a file of whisper, or one copied in by hand, has no serial recorded here.
    */
   readonly written?: string;
+  /**
+   * When the last source asking for this certificate dropped it (the plan no longer wants it); cleared when it is
+   * wanted again. An `on_removal: delete_after` policy counts from here.
+   */
+  readonly unwantedSince?: Date;
 }
 
 /**
