@@ -8,6 +8,7 @@ import { runDaemon, consulFromConfig, storeFromConfig, type DaemonParts } from '
 import { dryRun, formatDryRun } from './dryrun.js';
 import { limitsCommand, statusCommand } from './commands.js';
 import { dnsPersistCommand } from './dns-persist-command.js';
+import { checkConfigCommand } from './check-config-command.js';
 import { LETSENCRYPT } from './options.js';
 import { VERSION } from './version.js';
 import { DASH_D_RULE, whisperArgv } from './whisper-argv.js';
@@ -32,7 +33,7 @@ export interface MainIo {
 function program(io: Required<Pick<MainIo, 'stdout' | 'stderr'>>): Command {
   const cmd = new Command('whisper-ts')
     .description('Keeps TLS certificates for every web service registered in Consul (ACME DNS-01), in HAProxy\'s folder.\n' +
-      'Also: whisper-ts status <folder> [--json], whisper-ts limits <folder> [--json], whisper-ts dns-persist <folder> [--json].')
+      'Also: whisper-ts status <folder> [--json], whisper-ts limits <folder> [--json], whisper-ts dns-persist <folder> [--json], whisper-ts check-config <file> [--json].')
     .version(VERSION)
     .argument('[path_to_cert_folder]', 'folder of the certificates (HAProxy `crt <dir>`) and the ACME account (.acme)')
     .exitOverride()
@@ -125,6 +126,7 @@ export async function main(argv: readonly string[], io: MainIo = {}): Promise<nu
   const stderr = io.stderr ?? ((t: string) => void process.stderr.write(t));
   if (argv[0] === 'status' || argv[0] === 'limits') return offline(argv, { stdout, stderr });
   if (argv[0] === 'dns-persist') return dnsPersistCommand(argv, { stdout, stderr });
+  if (argv[0] === 'check-config') return checkConfigCommand(argv, { stdout, stderr, ...(io.env ? { env: io.env } : {}), ...(io.cwd ? { cwd: io.cwd } : {}) });
   const parsed = parseCommandLine(argv, { ...io, stdout, stderr });
   if (typeof parsed === 'number') return parsed;
   const config = parsed;

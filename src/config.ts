@@ -18,6 +18,9 @@ import { parseListen, type ListenAddress } from './http/address.js';
 import { parseKeyFile, type Keyring } from './ha/kv-crypto.js';
 import { haTimingProblem } from './ha/timing.js';
 import { parseTargetsConfig, type TargetsConfig } from './targets/config.js';
+import { parseStaticDomains } from './plan/domains.js';
+import { explicitKeys } from './policy/explicit.js';
+import { DATACENTER_NAME } from './consul/datacenters.js';
 
 /** The DNS back ends. */
 export const DNS_PROVIDERS = ['route53', 'rfc2136', 'exec', 'none'] as const;
@@ -35,6 +38,11 @@ export interface Config {
     readonly certFile?: string;
     readonly keyFile?: string;
     readonly wait: string;
+    /**
+     * `--datacenter`: the datacenters whose catalogs are watched (`all`: every one the servers know). Absent: the
+     * agent's own, asked without `dc`. @default absent
+     */
+    readonly datacenters?: readonly string[];
   };
   readonly notifyKey: string;
   /** Least time between two bumps of the notify key while changes keep coming (`--notify-interval`). @default 5000 */
@@ -47,8 +55,12 @@ export interface Config {
   readonly eab?: { readonly kid: string; readonly hmacKey: string };
   readonly keyType: KeyType;
   readonly dnsProvider: DnsProviderName;
-  /** `--challenge`: dns-persist-01 where the CA offers it (else dns-01), or always dns-01. @default 'dns-01' */
+  /** `--challenge`: dns-persist-01 where the CA offers it (else dns-01), always dns-01, or http-01. @default 'dns-01' */
   readonly challenge: ChallengeType;
+  /** `--http01-listen`: address of the built-in HTTP-01 responder; absent: none. */
+  readonly http01Listen?: ListenAddress;
+  /** `--http01-webroot`: folder (absolute) the HTTP-01 token files are written under; absent: none. */
+  readonly http01Webroot?: string;
   /** `requestsPerSecond`: `--route53-rps`, the client-side limit of Route53 calls. @default 10 */
   readonly route53: { readonly endpoint?: string; readonly region: string; readonly requestsPerSecond: number };
   readonly rfc2136?: {
@@ -95,6 +107,18 @@ export interface Config {
   readonly listen?: ListenAddress;
   /** Delivery targets beside the folder (`--haproxy-socket`, `--target`); absent: the folder alone. */
   readonly targets?: TargetsConfig;
+  /** `--config`: the per-certificate policy file (absolute); absent: no file. */
+  readonly configFile?: string;
+  /**
+   * `--static-domains` / `DOMAINS`: certificates that need no Consul service, each a list of names (lowercase ASCII,
+   * validated as tags are; `*.` allowed, ordered only with `--allow-wildcard`). @default []
+   */
+  readonly staticDomains?: readonly (readonly string[])[];
+  /**
+   * Keys (of `OPTIONS`) of the options given by flag or environment rather than left to their default: the config
+   * file's `defaults:` apply only to the others (see `basePolicy`). Absent: none given explicitly.
+   */
+  readonly explicitOptions?: readonly string[];
 }
 
 type Raw = Record<string, unknown>;
@@ -145,6 +169,15 @@ function hostPort(option: string, value: string): string {
   return value;
 }
 
+/** A listen address of `option` (`parseListen` names `--listen`). */
+function listenOption(option: string, value: string): ListenAddress {
+  try {
+    return parseListen(value);
+  } catch {
+    throw invalid(option, `expected host:port such as 127.0.0.1:8402 (got ${JSON.stringify(value)})`);
+  }
+}
+
 function readSecretFile(option: string, file: string, read: (f: string) => string): string {
   try {
     return read(file).trim();
@@ -192,7 +225,11 @@ export function buildConfig(folder: string | undefined, raw: Raw, options: Build
   const challenge = str('challenge') as ChallengeType;
   if (!CHALLENGE_TYPES.includes(challenge)) throw invalid(flag('challenge'), `must be one of ${CHALLENGE_TYPES.join(', ')} (got ${JSON.stringify(challenge)})`);
   // dns-01 records change every order: nobody can make them by hand in time.
-  if (dnsProvider === 'none' && challenge === 'dns-01') throw invalid(flag('dnsProvider'), 'none writes no DNS: only with --challenge dns-persist-01');
+  if (dnsProvider === 'none' && challenge === 'dns-01') throw invalid(flag('dnsProvider'), 'none writes no DNS: only with --challenge dns-persist-01 or http-01');
+  const http01Listen = str('http01Listen') ? listenOption('--http01-listen', str('http01Listen')!) : undefined;
+  const http01Webroot = str('http01Webroot') ? resolve(options.cwd ?? process.cwd(), expandHome(str('http01Webroot')!.trim(), options.home ?? homedir())) : undefined;
+  if (http01Listen && http01Webroot) throw invalid('--http01-webroot', 'cannot be combined with --http01-listen: pick one');
+  if (challenge === 'http-01' && !http01Listen && !http01Webroot) throw invalid(flag('challenge'), 'http-01 needs --http01-listen or --http01-webroot');
 
   const formats = list('format') as StoreFormat[];
   for (const f of formats) if (!FORMATS.includes(f)) throw invalid('--format', `must be one of ${FORMATS.join(', ')} (got ${JSON.stringify(f)})`);
@@ -234,6 +271,8 @@ export function buildConfig(folder: string | undefined, raw: Raw, options: Build
 
   const consulWait = str('consulWait')!;
   if (!/^\d+(ms|s|m)$/.test(consulWait)) throw invalid('--consul-wait', `expected a duration such as 30s or 5m (got ${JSON.stringify(consulWait)})`);
+  const datacenters = [...new Set(list('datacenter').map((dc) => dc.trim()))];
+  for (const dc of datacenters) if (!DATACENTER_NAME.test(dc)) throw invalid('--datacenter', `not a Consul datacenter name: ${JSON.stringify(dc)} (letters, digits, - and _; or all)`);
   const notifyKey = str('notify')!;
   if (!notifyKey || notifyKey.startsWith('/') || /[\0\r\n]/.test(notifyKey)) throw invalid('--notify', `not a valid KV key: ${JSON.stringify(notifyKey)}`);
 
@@ -282,12 +321,16 @@ export function buildConfig(folder: string | undefined, raw: Raw, options: Build
     ...(str('sftpUid') ? { sftpUid: str('sftpUid')! } : {}),
     ...(str('sftpGid') ? { sftpGid: str('sftpGid')! } : {}),
   });
+  const configFile = file('config');
+  const staticDomains = parseStaticDomains(str('staticDomains'), flag('staticDomains'));
+  const explicitOptions = explicitKeys(raw, env);
   const config: Config = {
     certDir,
     consul: {
       address: str('consul')!,
       secure: o.consulTls === true,
       wait: consulWait,
+      ...(datacenters.length > 0 ? { datacenters } : {}),
       ...(str('consulToken') ? { token: str('consulToken')! } : {}),
       ...(str('consulCaFile') ? { caFile: str('consulCaFile')! } : {}),
       ...(str('consulCertFile') ? { certFile: str('consulCertFile')! } : {}),
@@ -304,6 +347,8 @@ export function buildConfig(folder: string | undefined, raw: Raw, options: Build
     keyType,
     dnsProvider,
     challenge,
+    ...(http01Listen ? { http01Listen } : {}),
+    ...(http01Webroot ? { http01Webroot } : {}),
     route53: { region: str('route53Region')!, requestsPerSecond: positiveInt('--route53-rps', str('route53Rps')!, 100), ...(str('route53Endpoint') ? { endpoint: str('route53Endpoint')! } : {}) },
     ...(rfc2136 ? { rfc2136 } : {}),
     ...(execCommand ? { execCommand } : {}),
@@ -328,6 +373,9 @@ export function buildConfig(folder: string | undefined, raw: Raw, options: Build
     ...(kvEncryption ? { kvEncryption } : {}),
     ...(listen ? { listen } : {}),
     ...(targets ? { targets } : {}),
+    ...(configFile ? { configFile } : {}),
+    ...(staticDomains.length > 0 ? { staticDomains } : {}),
+    explicitOptions,
   };
   return Object.freeze(config);
 }

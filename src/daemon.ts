@@ -17,7 +17,8 @@ import { waitForPropagation } from './dns/propagation.js';
 import { missingRecords } from './dns/present-check.js';
 import { createCnameLookup, followCname } from './dns/cname.js';
 import { createConsulApi, type ConsulApi } from './consul/api.js';
-import { CatalogWatcher } from './consul/watcher.js';
+import { CatalogWatcher, type CatalogChange } from './consul/watcher.js';
+import { DatacenterCatalog, serviceNameOf } from './consul/datacenters.js';
 import { KvWatcher, runWithKvWatchers } from './consul/kv-watch.js';
 import { staticKeyPrefix } from './plan/static.js';
 import { createNotifier } from './consul/notify.js';
@@ -37,6 +38,8 @@ import { serveWhile } from './http/serve.js';
 import type { Target } from './targets/types.js';
 import { checkTargetsAtStart, targetsAtStart } from './targets/factory.js';
 import { closeTargets, startDelivery } from './targets/run.js';
+import type { Http01Solver } from './http01/solver.js';
+import { wantsHttp01, withHttp01 } from './http01/run.js';
 
 /** Parts the daemon can be given instead of building them from the config (tests, embedding). */
 export interface DaemonParts {
@@ -54,6 +57,8 @@ export interface DaemonParts {
   readonly sharedState?: SharedState;
   /** The delivery targets (default: built from `--haproxy-socket` and `--target`; closed when the daemon ends). */
   readonly targets?: readonly Target[];
+  /** HTTP-01 tokens (default: from `--http01-listen`, whose responder runs for the daemon's life, or `--http01-webroot`). */
+  readonly http01?: Http01Solver;
 }
 
 /** Builds the Consul client the configuration describes. */
@@ -82,7 +87,7 @@ export function storeFromConfig(config: Config, log: Logger): CertStore {
   });
 }
 
-function issuerFromConfig(config: Config, store: CertStore, dns: DnsProvider, journal: ChallengeJournal, cleanup: ChallengeCleanup, log: Logger, sleep: Sleep): Issuer {
+function issuerFromConfig(config: Config, store: CertStore, dns: DnsProvider, journal: ChallengeJournal, cleanup: ChallengeCleanup, log: Logger, sleep: Sleep, http01?: Http01Solver): Issuer {
   const lookup = createCnameLookup(config.dnsResolvers.length > 0 ? { servers: config.dnsResolvers } : {});
   return createAcmeIssuer({
     directoryUrl: config.directoryUrl,
@@ -98,6 +103,7 @@ function issuerFromConfig(config: Config, store: CertStore, dns: DnsProvider, jo
     ...(config.caBundle ? { caBundle: config.caBundle } : {}),
     challengeTarget: (fqdn, signal) => followCname(fqdn, lookup, signal ? { signal } : {}),
     challenge: config.challenge,
+    ...(http01 ? { http01 } : {}),
     allowWildcard: config.allowWildcard,
     missingRecords: (records, signal) =>
       missingRecords(records, {
@@ -160,6 +166,8 @@ export async function runDaemon(config: Config, log: Logger, signal: AbortSignal
       await closeTargets(targets, log.child({ component: 'targets' }));
     }
   }
+  // HTTP-01: the responder answers on every instance, leader or not, for the daemon's whole life.
+  if (wantsHttp01(config) && !parts.http01) return withHttp01(config, log, parts, consulFromConfig, (p) => runDaemon(config, log, signal, p));
   if (config.listen && !parts.metrics) {
     const served = {
       ...parts,
@@ -199,7 +207,7 @@ export async function runPipeline(config: Config, log: Logger, signal: AbortSign
   const dns = batchDnsProvider(parts.dns ?? createDnsProvider(config, log.child({ component: 'dns' })), { log: log.child({ component: 'dns' }), ...injectedTimers });
   const journal = createChallengeJournal(config.certDir, { log });
   const cleanup = createChallengeCleanup({ dns, journal, log: log.child({ component: 'acme' }), background: true, ...injectedTimers });
-  const bareIssuer = parts.issuer ?? issuerFromConfig(config, store, dns, journal, cleanup, log, sleep);
+  const bareIssuer = parts.issuer ?? issuerFromConfig(config, store, dns, journal, cleanup, log, sleep, parts.http01);
   const issuer = parts.metrics ? instrumentIssuer(bareIssuer, parts.metrics, now) : bareIssuer;
 
   await mkdir(config.certDir, { recursive: true, mode: 0o700 });
@@ -280,20 +288,24 @@ export async function runPipeline(config: Config, log: Logger, signal: AbortSign
     allowWildcard: config.allowWildcard,
     domains: config.domains,
     listenPaths: config.listenPaths,
+    ...(config.consul.datacenters ? { serviceName: serviceNameOf } : {}),
     ...(profile ? { profile } : {}),
     enqueue: (cert, reason) => queue.enqueue(cert, reason),
     forget: (id) => queue.remove(id),
     notify: (files) => notifier.changed(files),
     ...(delivery ? { delivered: (item) => delivery.delivered(item), removed: (item) => delivery.removed(item) } : {}),
   });
-  const watcher = new CatalogWatcher({
+  const watch = {
     api: consul,
     wait: config.consul.wait,
     sleep,
     now,
     log: log.child({ component: 'watcher' }),
-    onChange: (change) => reconciler.update(change.services, change.reset ? 'all' : new Set([...change.changed, ...change.removed])),
-  });
+    onChange: (change: CatalogChange) => reconciler.update(change.services, change.reset ? 'all' : new Set([...change.changed, ...change.removed])),
+  };
+  // `--datacenter`: one watcher per datacenter, merged (`web@dc2`); without it, the agent's own catalog as always.
+  const datacenters = config.consul.datacenters;
+  const watcher = datacenters ? new DatacenterCatalog({ ...watch, datacenters, random }) : new CatalogWatcher(watch);
   // `--listen-path`: static entries, one watcher per prefix.
   const kvWatchers = config.listenPaths.map(
     (prefix) =>

@@ -7,6 +7,8 @@ import type { Plan } from './plan/planner.js';
 import { IncrementalPlanner } from './plan/incremental.js';
 import { staticKeyPrefix } from './plan/static.js';
 import { kvEntries } from './consul/kv-watch.js';
+import { readCatalogs } from './consul/datacenters-read.js';
+import { serviceNameOf } from './consul/datacenters.js';
 import { orderReason } from './reconcile.js';
 import { supersededByPlan, type DryRunSuperseded } from './dryrun-supersede.js';
 
@@ -34,14 +36,15 @@ export interface DryRunResult {
  * CA, changes no DNS, writes nothing (a folder that does not exist yet reads as empty).
  */
 export async function dryRun(config: Config, consul: ConsulApi, store: CertStore, log: Logger, now = Date.now()): Promise<DryRunResult> {
-  const { services } = await consul.catalogServices({});
+  const services = await readCatalogs(consul, config.consul.datacenters);
   const planner = new IncrementalPlanner({
+    ...(config.consul.datacenters ? { serviceName: serviceNameOf } : {}),
     allowDomains: config.allowDomains,
     allowWildcard: config.allowWildcard,
     domains: config.domains,
     listenPaths: config.listenPaths,
   });
-  planner.update(new Map(Object.entries(services)), 'all');
+  planner.update(services, 'all');
   for (const prefix of config.listenPaths) {
     if (consul.kvList === undefined) throw new WhisperError('INTERNAL', 'this Consul client cannot list KV prefixes');
     const { items } = await consul.kvList(staticKeyPrefix(prefix), {});

@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'DNS_ZONE_NOT_FOUND'
   | 'DNS_PROVIDER'
   | 'DNS_PROPAGATION_TIMEOUT'
+  | 'HTTP01'
   | 'STORE_WRITE'
   | 'STORE_READ'
   | 'STORE_CORRUPT'

@@ -47,6 +47,8 @@ export interface ReconcilerDeps {
   readonly domains?: readonly string[];
   /** `--listen-path` prefixes (normalized) whose static entries {@link Reconciler.updateStatic} receives. @default [] */
   readonly listenPaths?: readonly string[];
+  /** The service name in a catalog key (`--datacenter`'s `web@dc2`; see `IncrementalPlanOptions`). @default the key */
+  readonly serviceName?: (key: string) => string;
   /** ACME profile for new orders, when the CA offers it. */
   readonly profile?: string;
   /** @default Date.now */
@@ -92,6 +94,7 @@ export class Reconciler {
       allowWildcard: deps.allowWildcard ?? false,
       domains: deps.domains ?? [],
       listenPaths: deps.listenPaths ?? [],
+      ...(deps.serviceName ? { serviceName: deps.serviceName } : {}),
     });
     this.plan = this.planner.plan;
   }

@@ -1,7 +1,7 @@
 import type { Authorization } from 'acme-client';
 
-/** The challenge types whisper-ts can answer (`--challenge`). */
-export const CHALLENGE_TYPES = ['dns-01', 'dns-persist-01'] as const;
+/** The challenge types whisper-ts can answer (`--challenge`; http-01 needs `--http01-listen` or `--http01-webroot`). */
+export const CHALLENGE_TYPES = ['dns-01', 'dns-persist-01', 'http-01'] as const;
 export type ChallengeType = (typeof CHALLENGE_TYPES)[number];
 
 /** A challenge object as the CA sent it: acme-client's types know only http-01 and dns-01. */
@@ -14,10 +14,12 @@ export const PERSIST_PREFIX = '_validation-persist';
 export type ChallengeChoice =
   | { readonly type: 'dns-01'; readonly challenge: AnyChallenge; /** Wanted dns-persist-01, fell back: why. */ readonly fallback?: string }
   | { readonly type: 'dns-persist-01'; readonly challenge: AnyChallenge; readonly issuerDomainName: string }
+  | { readonly type: 'http-01'; readonly challenge: AnyChallenge }
   | { readonly type: 'none' };
 
 /**
- * Picks the challenge of one authorization. With `wanted` `dns-persist-01`: that challenge when the CA offers it with
+ * Picks the challenge of one authorization. With `wanted` `http-01`: that challenge or none (never a DNS one: the
+ * order has no DNS back end to fall back on; a wildcard is never offered http-01). With `wanted` `dns-persist-01`: that challenge when the CA offers it with
  * an issuer domain name (and, for a wildcard, when wildcards are allowed: the record must then say
  * `policy=wildcard`); otherwise dns-01, with the reason in `fallback`. Types it does not know are ignored.
  */
@@ -31,6 +33,10 @@ export function chooseChallenge(
   const asDns01 = (fallback?: string): ChallengeChoice =>
     dns01 === undefined ? { type: 'none' } : { type: 'dns-01', challenge: dns01, ...(fallback ? { fallback } : {}) };
   if (wanted === 'dns-01') return asDns01();
+  if (wanted === 'http-01') {
+    const http01 = challenges.find((c) => c.type === 'http-01');
+    return http01 === undefined || isWildcard(authz) ? { type: 'none' } : { type: 'http-01', challenge: http01 };
+  }
 
   // acme-client's types list http-01 and dns-01 only; the CA sends more.
   const persist = challenges.find((c) => (c.type as string) === 'dns-persist-01');
@@ -51,7 +57,8 @@ export function issuerDomainNames(challenge: object): string[] {
     .filter((n) => n !== '');
 }
 
-function isWildcard(authz: Pick<Authorization, 'identifier' | 'wildcard'>): boolean {
+/** A wildcard authorization (`*.<name>`, or flagged `wildcard`). */
+export function isWildcard(authz: Pick<Authorization, 'identifier' | 'wildcard'>): boolean {
   return authz.wildcard === true || authz.identifier.value.startsWith('*.');
 }
 

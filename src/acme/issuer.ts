@@ -3,7 +3,8 @@ import { isWhisperError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import type { WantedCert } from '../plan/types.js';
 import type { CertBundle, CertStore } from '../store/types.js';
-import type { ChallengeType } from './challenge-choice.js';
+import type { Http01Solver } from '../http01/solver.js';
+import type { PolicyChallenge } from '../policy/types.js';
 import type { ChallengeJournal } from './journal.js';
 import { createChallengeCleanup, type ChallengeCleanup } from './cleanup.js';
 import { loadOrRegisterAccount, type AcmeAccount } from './account.js';
@@ -25,10 +26,10 @@ export interface AcmeIssuerOptions {
   eab?: ExternalAccountBinding;
   /** Type of each certificate's fresh private key. @default 'ecdsa-p256' */
   keyType?: KeyType;
-  /** Publishes and removes the challenge TXT records. */
+  /** Publishes and removes the challenge TXT records (an order's `IssueOptions.dns` replaces it for that order). */
   dns: DnsProvider;
-  /** Resolves once every record is visible to the CA (the check lives in `dns/`). */
-  propagate: (records: readonly TxtRecord[], signal?: AbortSignal) => Promise<void>;
+  /** Resolves once every record is visible to the CA (the check lives in `dns/`); `dns` is the order's back end. */
+  propagate: (records: readonly TxtRecord[], signal?: AbortSignal, dns?: DnsProvider) => Promise<void>;
   /** Where `_acme-challenge.<name>` really lives (CNAME following). @default identity */
   challengeTarget?: (fqdn: string, signal?: AbortSignal) => Promise<string>;
   /** PEM of extra CAs to trust for the ACME server's HTTPS (Pebble's). @default system CAs */
@@ -55,23 +56,32 @@ export interface AcmeIssuerOptions {
    */
   cleanup?: ChallengeCleanup;
   /**
+   * The clean-up of the records of an order whose `IssueOptions.dns` is not `dns` (a named back end). A daemon passes
+   * background ones (one per back end) and flushes them at stop. @default one the order waits for, on that back end
+   * and `journal`, made once per back end
+   */
+  cleanupFor?: (dns: DnsProvider) => ChallengeCleanup;
+  /**
    * Remembers published challenge records until they are removed, so that a killed run's records
    * can be cleaned up at the next start (see `cleanOrphanChallenges`). @default none
    */
   journal?: ChallengeJournal;
-  /** `--challenge`: answer dns-persist-01 when the CA offers it, else dns-01. @default 'dns-01' */
-  challenge?: ChallengeType;
+  /** `--challenge`: the challenge of orders without `IssueOptions.challenge`. @default 'dns-01' */
+  challenge?: PolicyChallenge;
+  /** Presents HTTP-01 tokens (`--http01-listen`'s store or `--http01-webroot`); orders asking http-01 fail without it. @default none */
+  http01?: Http01Solver;
   /** `--allow-wildcard`: wildcards may be answered with dns-persist-01 (`policy=wildcard`). @default false */
   allowWildcard?: boolean;
   /** Which DNS-PERSIST-01 records are not in place yet (see `dns/present-check.ts`). @default every one */
-  missingRecords?: (records: readonly TxtRecord[], signal?: AbortSignal) => Promise<TxtRecord[]>;
+  missingRecords?: (records: readonly TxtRecord[], signal?: AbortSignal, dns?: DnsProvider) => Promise<TxtRecord[]>;
   /** Makes ACME clients. @default acme-client, hooked for error mapping (tests pass a fake) */
   clients?: AcmeClientFactory;
 }
 
 /**
  * An {@link Issuer} on acme-client's low-level API: the account from the store (registered on
- * first use), one DNS-01 order per {@link Issuer.issue} call, CA errors mapped to
+ * first use), one order per {@link Issuer.issue} call (its challenge, DNS back end, key type and pinned key from
+ * {@link IssueOptions}, else the issuer's), CA errors mapped to
  * `ACME_RATE_LIMITED` (with `retryAfter`), `ACME_ORDER` (retryable or not), `ACME_BAD_RESPONSE`,
  * `ACME_ACCOUNT`. It never retries a whole order: the issuance queue does.
  */
@@ -97,6 +107,19 @@ export function createAcmeIssuer(options: AcmeIssuerOptions): Issuer {
       ...(options.journal === undefined ? {} : { journal: options.journal }),
     });
 
+  const otherCleanups = new Map<DnsProvider, ChallengeCleanup>();
+  function cleanupOf(dns: DnsProvider): ChallengeCleanup {
+    if (dns === options.dns) return cleanup;
+    if (options.cleanupFor) return options.cleanupFor(dns);
+    let made = otherCleanups.get(dns);
+    if (!made) {
+      const journal = options.journal === undefined ? {} : { journal: options.journal };
+      made = createChallengeCleanup({ dns, log, timeoutMs: options.cleanupTimeoutMs ?? 120_000, ...journal });
+      otherCleanups.set(dns, made);
+    }
+    return made;
+  }
+
   function loadAccount(signal: AbortSignal | undefined, forceLookup = false): Promise<AcmeAccount> {
     if (account === undefined || forceLookup) {
       const loading = loadOrRegisterAccount({
@@ -118,25 +141,29 @@ export function createAcmeIssuer(options: AcmeIssuerOptions): Issuer {
     return account;
   }
 
-  function orderContext(acct: AcmeAccount, cert: WantedCert, signal: AbortSignal | undefined): OrderContext {
+  function orderContext(acct: AcmeAccount, cert: WantedCert, opts: IssueOptions): OrderContext {
+    const { signal } = opts;
     const spec = { directoryUrl, accountKey: acct.key, accountUrl: acct.url, what: `certificate ${cert.id}` };
+    const dns = opts.dns ?? options.dns;
+    const challenge = opts.challenge ?? options.challenge;
     return {
       client: clients({ ...spec, ...(signal === undefined ? {} : { signal }) }),
       cleanupClient: () => clients(spec),
-      dns: options.dns,
+      dns,
       propagate: options.propagate,
       challengeTarget: options.challengeTarget ?? ((fqdn) => Promise.resolve(fqdn)),
-      keyType: options.keyType ?? 'ecdsa-p256',
+      keyType: opts.keyType ?? options.keyType ?? 'ecdsa-p256',
       sleep: options.sleep ?? realSleep,
       now,
       log,
       pollIntervalMs: options.pollIntervalMs ?? 1000,
       pollMaxIntervalMs: options.pollMaxIntervalMs ?? 10_000,
       pollTimeoutMs: options.pollTimeoutMs ?? 300_000,
-      cleanup,
+      cleanup: cleanupOf(dns),
       ...(options.journal === undefined ? {} : { journal: options.journal }),
       accountUrl: acct.url,
-      ...(options.challenge === undefined ? {} : { challenge: options.challenge }),
+      ...(challenge === undefined ? {} : { challenge }),
+      ...(options.http01 === undefined ? {} : { http01: options.http01 }),
       ...(options.allowWildcard === undefined ? {} : { allowWildcard: options.allowWildcard }),
       ...(options.missingRecords === undefined ? {} : { missingRecords: options.missingRecords }),
     };
@@ -145,13 +172,13 @@ export function createAcmeIssuer(options: AcmeIssuerOptions): Issuer {
   async function issue(cert: WantedCert, opts: IssueOptions = {}): Promise<CertBundle> {
     const acct = await loadAccount(opts.signal);
     try {
-      return await runOrder(orderContext(acct, cert, opts.signal), cert, opts);
+      return await runOrder(orderContext(acct, cert, opts), cert, opts);
     } catch (err) {
       // The CA no longer knows the saved account URL (a CA reset): look it up again, once.
       if (!isWhisperError(err, 'ACME_ACCOUNT')) throw err;
       log.warn({ certId: cert.id, directoryUrl }, 'the CA does not know the saved account; looking it up again');
       const fresh = await loadAccount(opts.signal, true);
-      return runOrder(orderContext(fresh, cert, opts.signal), cert, opts);
+      return runOrder(orderContext(fresh, cert, opts), cert, opts);
     }
   }
 

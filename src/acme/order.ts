@@ -1,29 +1,34 @@
-import { X509Certificate, createPrivateKey } from 'node:crypto';
+import { createPrivateKey } from 'node:crypto';
 import type { Authorization, Order } from 'acme-client';
 import type { DnsProvider, TxtRecord } from '../dns/provider.js';
 import { WhisperError, isWhisperError, type ErrorCode } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { WantedCert } from '../plan/types.js';
-import { dnsNames, pemCertificates } from '../store/pem.js';
+import type { Http01Solver } from '../http01/solver.js';
+import type { PolicyChallenge } from '../policy/types.js';
 import type { CertBundle } from '../store/types.js';
-import { chooseChallenge, persistNeeds, type ChallengeType } from './challenge-choice.js';
+import { chooseChallenge, persistNeeds } from './challenge-choice.js';
 import type { ChallengeCleanup } from './cleanup.js';
 import type { ChallengeJournal } from './journal.js';
 import { createCsr, generateKey, type KeyType } from './keys.js';
+import { checkIssued, deactivatePending } from './order-finish.js';
+import { challengeToken, checkHttp01Order, presentTokens, removeTokens, type Http01Token } from './order-http01.js';
 import { pollUntil, type Sleep } from './poll.js';
 import { asProblem, describeProblem, isRetryableProblem } from './problems.js';
 import type { AcmeClient, IssueOptions } from './types.js';
 
 type Challenge = Authorization['challenges'][number];
 
-/** Everything one order needs; built by the issuer. */
+/** Everything one order needs; built by the issuer for each order (with the order's own options resolved). */
 export interface OrderContext {
   /** Client whose requests follow the issue's AbortSignal. */
   readonly client: AcmeClient;
   /** Client without the signal, for best-effort clean-up after a failure or an abort. */
   readonly cleanupClient: () => AcmeClient;
+  /** The order's DNS back end (its `IssueOptions.dns`, else the issuer's). */
   readonly dns: DnsProvider;
-  readonly propagate: (records: readonly TxtRecord[], signal?: AbortSignal) => Promise<void>;
+  /** Resolves once the records are visible; `dns` is the back end they were published with. */
+  readonly propagate: (records: readonly TxtRecord[], signal?: AbortSignal, dns?: DnsProvider) => Promise<void>;
   readonly challengeTarget: (fqdn: string, signal?: AbortSignal) => Promise<string>;
   readonly keyType: KeyType;
   readonly sleep: Sleep;
@@ -36,21 +41,24 @@ export interface OrderContext {
   readonly journal?: ChallengeJournal;
   /** Removes the records once the order is over (awaited, or in the background) and forgets them in the journal. */
   readonly cleanup: ChallengeCleanup;
-  /** `--challenge`: the challenge to answer when the CA offers it (dns-persist-01 falls back to dns-01). @default 'dns-01' */
-  readonly challenge?: ChallengeType;
+  /** The challenge to answer (dns-persist-01 falls back to dns-01 where the CA does not offer it). @default 'dns-01' */
+  readonly challenge?: PolicyChallenge;
+  /** Presents and removes HTTP-01 tokens; required for `challenge` `http-01`. @default none */
+  readonly http01?: Http01Solver;
   /** The account URL, named in DNS-PERSIST-01 records. Required with `challenge` `dns-persist-01`. */
   readonly accountUrl?: string;
   /** `--allow-wildcard`: a wildcard may be answered with dns-persist-01 (`policy=wildcard`). @default false */
   readonly allowWildcard?: boolean;
   /** Which of the persistent records are not in place yet (a DNS query). @default every one */
-  readonly missingRecords?: (records: readonly TxtRecord[], signal?: AbortSignal) => Promise<TxtRecord[]>;
+  readonly missingRecords?: (records: readonly TxtRecord[], signal?: AbortSignal, dns?: DnsProvider) => Promise<TxtRecord[]>;
 }
 
 /**
- * One ACME order for `cert.names`, answered with DNS-01 (or DNS-PERSIST-01, see `ctx.challenge`): create the order,
- * publish every TXT record at once (persistent ones only when not yet in place), wait for propagation, answer the challenges, wait for the authorizations,
- * finalize with a CSR of a fresh key, download and check the certificate. The TXT records are
- * handed to `ctx.cleanup` in `finally`, whatever happens (in a daemon they are removed in the background,
+ * One ACME order for `cert.names`, answered with DNS-01, DNS-PERSIST-01 or HTTP-01 (see `ctx.challenge`): create the
+ * order, publish every TXT record at once (persistent ones only when not yet in place) and wait for propagation, or
+ * present every HTTP-01 token, answer the challenges, wait for the authorizations, finalize with a CSR of a fresh
+ * key (or `opts.key`), download and check the certificate. In `finally`, whatever happens, the HTTP-01 tokens are
+ * removed (awaited) and the TXT records handed to `ctx.cleanup` (in a daemon they are removed in the background,
  * together with other orders' records); after a failure the still-pending authorizations are deactivated
  * (best effort).
  */
@@ -60,6 +68,10 @@ export async function runOrder(ctx: OrderContext, cert: WantedCert, opts: IssueO
   const what = `certificate ${cert.id}`;
   const names = [...new Set(cert.names.map((n) => n.toLowerCase()))].sort();
   if (names.length === 0) throw new WhisperError('ACME_ORDER', `${what}: no names to order`);
+  const wanted = ctx.challenge ?? 'dns-01';
+  // Before anything reaches the CA: a wildcard or a missing solver fails at once, not after an order.
+  const http01 = wanted === 'http-01' ? checkHttp01Order(what, names, ctx.http01) : undefined;
+  const pinned = opts.key === undefined ? undefined : checkKey(what, opts.key);
 
   const step = async <T>(name: string, fn: () => Promise<T>, fallback: ErrorCode = 'ACME_BAD_RESPONSE'): Promise<T> => {
     if (signal?.aborted) throw new WhisperError('ABORTED', `${what}: aborted before ${name}`, { cause: signal.reason });
@@ -80,6 +92,7 @@ export async function runOrder(ctx: OrderContext, cert: WantedCert, opts: IssueO
   };
 
   const records: TxtRecord[] = [];
+  const tokens: Http01Token[] = [];
   let presenting = false;
   let order: Order | undefined;
   let done = false;
@@ -102,9 +115,18 @@ export async function runOrder(ctx: OrderContext, cert: WantedCert, opts: IssueO
       if (authz.status !== 'pending') {
         throw orderFailure(what, `authorization for ${authz.identifier.value} is ${authz.status}`, undefined, true);
       }
-      const choice = chooseChallenge(authz, ctx.challenge ?? 'dns-01', ctx.allowWildcard === true);
+      const choice = chooseChallenge(authz, wanted, ctx.allowWildcard === true);
       if (choice.type === 'none') {
-        throw new WhisperError('ACME_ORDER', `${what}: the CA offers no dns-01 challenge for ${authz.identifier.value}`);
+        const type = wanted === 'http-01' ? 'http-01' : 'dns-01';
+        throw new WhisperError('ACME_ORDER', `${what}: the CA offers no ${type} challenge for ${authz.identifier.value}`);
+      }
+      if (choice.type === 'http-01') {
+        const { challenge } = choice;
+        const token = challengeToken(what, challenge);
+        const keyAuthorization = await step('getChallengeKeyAuthorization', () => client.getChallengeKeyAuthorization(challenge));
+        tokens.push({ token, keyAuthorization });
+        challenges.push(challenge);
+        continue;
       }
       const name = authz.identifier.value.replace(/^\*\./, '');
       if (choice.type === 'dns-persist-01') {
@@ -133,8 +155,9 @@ export async function runOrder(ctx: OrderContext, cert: WantedCert, opts: IssueO
       const publish = [...records, ...persistent];
       if (publish.length > 0) {
         await step(`dns.present(${publish.length} records)`, () => ctx.dns.present(publish, signal), 'DNS_PROVIDER');
-        await step('propagate', () => ctx.propagate(publish, signal), 'DNS_PROPAGATION_TIMEOUT');
+        await step('propagate', () => ctx.propagate(publish, signal, ctx.dns), 'DNS_PROPAGATION_TIMEOUT');
       }
+      if (http01 && tokens.length > 0) await step(`http01.present(${tokens.length} tokens)`, () => presentTokens(http01, tokens, signal), 'HTTP01');
       for (const challenge of challenges) await step('completeChallenge', () => client.completeChallenge(challenge));
       await step('waitForValidStatus(authorizations)', () =>
         pollUntil(() => client.getAuthorizations(created), (list) => allValid(what, list), {
@@ -150,7 +173,7 @@ export async function runOrder(ctx: OrderContext, cert: WantedCert, opts: IssueO
         timeout: () => stillPending(what, 'order', ctx.pollTimeoutMs),
       }),
     );
-    const key = await step('generateKey', () => generateKey(ctx.keyType), 'INTERNAL');
+    const key = pinned ?? (await step('generateKey', () => generateKey(ctx.keyType), 'INTERNAL'));
     const csr = await step('createCsr', () => createCsr(names, key), 'INTERNAL');
     const finalized = await step('finalizeOrder', () => client.finalizeOrder(ready, csr));
     const valid = await step('waitForValidStatus(order valid)', () =>
@@ -165,6 +188,7 @@ export async function runOrder(ctx: OrderContext, cert: WantedCert, opts: IssueO
     log.debug({ certId: cert.id, step: 'done' }, 'ACME order complete');
     return bundle;
   } finally {
+    if (http01) await removeTokens(http01, tokens, log, cert.id);
     // Not the order's signal: an aborted order must still remove its records (the clean-up has a timeout of its own).
     if (presenting) await ctx.cleanup.remove(cert.id, records);
     if (!done && order !== undefined) await deactivatePending(ctx, cert.id, order);
@@ -190,13 +214,24 @@ async function persistentRecords(
     wanted.push({ fqdn: fqdn.toLowerCase().replace(/\.$/, ''), value: need.value, persistent: true });
   }
   const check = ctx.missingRecords;
-  return check ? step('missingRecords', () => check(wanted, signal), 'DNS_PROVIDER') : wanted;
+  return check ? step('missingRecords', () => check(wanted, signal, ctx.dns), 'DNS_PROVIDER') : wanted;
+}
+
+/** The pinned key (`IssueOptions.key`), when it parses as a private key. */
+function checkKey(what: string, pem: string): string {
+  try {
+    createPrivateKey(pem);
+  } catch (err) {
+    // The key itself stays out of the message.
+    throw new WhisperError('STORE_CORRUPT', `${what}: the private key to reuse does not parse`, { cause: err });
+  }
+  return pem;
 }
 
 function asWhisperError(err: unknown, context: string, fallback: ErrorCode, signal: AbortSignal | undefined): WhisperError {
   if (isWhisperError(err)) return err;
   if (signal?.aborted) return new WhisperError('ABORTED', `${context}: aborted`, { cause: err });
-  const retryable = fallback === 'DNS_PROVIDER' || fallback === 'DNS_PROPAGATION_TIMEOUT';
+  const retryable = fallback === 'DNS_PROVIDER' || fallback === 'DNS_PROPAGATION_TIMEOUT' || fallback === 'HTTP01';
   return new WhisperError(fallback, `${context} failed: ${(err as Error)?.message ?? String(err)}`, { retryable, cause: err });
 }
 
@@ -221,7 +256,7 @@ function allValid(what: string, authzs: readonly Authorization[]): boolean {
   for (const authz of authzs) {
     if (authz.status === 'valid' || authz.status === 'pending') continue;
     const failed =
-      authz.challenges.find((c) => (c.type === 'dns-01' || (c.type as string) === 'dns-persist-01') && c.error !== undefined) ??
+      authz.challenges.find((c) => ['dns-01', 'dns-persist-01', 'http-01'].includes(c.type) && c.error !== undefined) ??
       authz.challenges.find((c) => c.error !== undefined);
     // Validation failed: the CA counts it against this identifier (and this account) only.
     throw orderFailure(what, `authorization for ${authz.identifier.value} is ${authz.status}`, failed?.error, false, authz.identifier.value);
@@ -235,38 +270,4 @@ function orderIs(what: string, order: Order, wanted: 'ready' | 'valid'): boolean
     throw new WhisperError('ACME_BAD_RESPONSE', `${what}: the order is already finalized with another key`);
   }
   return order.status === wanted;
-}
-
-function checkIssued(what: string, pem: string, key: string, names: readonly string[]): CertBundle {
-  // A text split, not acme-client's splitPemChain: that one decodes and re-encodes every certificate through asn1js.
-  const [leaf, ...chain] = pemCertificates(pem);
-  if (leaf === undefined) throw new WhisperError('ACME_BAD_RESPONSE', `${what}: the CA sent no certificate`);
-  let x509: X509Certificate;
-  try {
-    x509 = new X509Certificate(leaf);
-  } catch (err) {
-    throw new WhisperError('ACME_BAD_RESPONSE', `${what}: the CA sent a certificate that does not parse`, { cause: err });
-  }
-  const got = dnsNames(x509);
-  if (got.length !== names.length || got.some((n, i) => n !== names[i])) {
-    throw new WhisperError('ACME_BAD_RESPONSE', `${what}: the CA issued names [${got.join(', ')}] instead of [${names.join(', ')}]`);
-  }
-  if (!x509.checkPrivateKey(createPrivateKey(key))) {
-    throw new WhisperError('ACME_BAD_RESPONSE', `${what}: the issued certificate is not for our key`);
-  }
-  const withNl = (p: string): string => `${p.trim()}\n`;
-  return { key, cert: withNl(leaf), chain: chain.map(withNl).join('') };
-}
-
-async function deactivatePending(ctx: OrderContext, certId: string, order: Order): Promise<void> {
-  try {
-    const client = ctx.cleanupClient();
-    const authzs = await client.getAuthorizations(order);
-    for (const authz of authzs.filter((a) => a.status === 'pending')) {
-      ctx.log.debug({ certId, step: 'deactivateAuthorization', name: authz.identifier.value }, 'ACME step');
-      await client.deactivateAuthorization(authz);
-    }
-  } catch (err) {
-    ctx.log.debug({ certId, err: (err as Error)?.message }, 'could not deactivate pending authorizations');
-  }
 }

@@ -1,5 +1,8 @@
 import type { Client } from 'acme-client';
+import type { DnsProvider } from '../dns/provider.js';
 import type { WantedCert } from '../plan/types.js';
+import type { PolicyChallenge } from '../policy/types.js';
+import type { KeyType } from './keys.js';
 import type { CertBundle } from '../store/types.js';
 
 /** Options of one {@link Issuer.issue} call. */
@@ -8,16 +11,35 @@ export interface IssueOptions {
   signal?: AbortSignal;
   /** ARI (RFC 9773): the certID (`base64url(AKI).base64url(serial)`) of the certificate this order replaces. */
   replaces?: string;
-  /** Certificate profile name the CA offers in its directory's `meta.profiles`. */
+  /** Certificate profile name the CA offers in its directory's `meta.profiles`. @default none */
   profile?: string;
+  /**
+   * The challenge of this order (the certificate's policy). `http-01` needs the issuer's `http01` solver and no
+   * wildcard name; `dns-persist-01` falls back to dns-01 per name where the CA does not offer it.
+   * @default the issuer's `challenge` (`--challenge`)
+   */
+  challenge?: PolicyChallenge;
+  /**
+   * The DNS back end of this order (a named one of the policy, already wrapped in its `dns/batch.ts` batcher). Its
+   * records are removed by the issuer's `cleanupFor(dns)`, and `propagate`/`missingRecords` get it as third argument.
+   * @default the issuer's `dns`
+   */
+  dns?: DnsProvider;
+  /** Type of the fresh private key; ignored when `key` is given. @default the issuer's `keyType` */
+  keyType?: KeyType;
+  /**
+   * PEM private key to reuse instead of a fresh one (key pinning): the CSR is signed with it and the bundle returns
+   * it. A secret: never logged. A key that does not parse fails the order with `STORE_CORRUPT`. @default a fresh key
+   */
+  key?: string;
 }
 
-/** Orders certificates from one ACME CA, answering DNS-01 challenges. */
+/** Orders certificates from one ACME CA, answering DNS-01, DNS-PERSIST-01 or HTTP-01 challenges. */
 export interface Issuer {
   /** Load the account key from the store, registering the account when needed. Safe to repeat. */
   ensureAccount(signal?: AbortSignal): Promise<void>;
   /**
-   * Run a full order for `cert.names` with a fresh private key and return key, leaf and chain.
+   * Run a full order for `cert.names` with a fresh private key (or `opts.key`) and return key, leaf and chain.
    * The leaf's names are checked to equal `cert.names` exactly.
    */
   issue(cert: WantedCert, opts?: IssueOptions): Promise<CertBundle>;

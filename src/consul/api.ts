@@ -14,6 +14,8 @@ export interface CatalogQuery {
   index?: number;
   /** Longest wait of a blocking query, a Consul duration. @default '5m' */
   wait?: string;
+  /** Datacenter to ask (`?dc=`), through the agent's servers over the WAN. @default the agent's own (no `dc` sent) */
+  dc?: string;
   signal?: AbortSignal;
 }
 
@@ -29,6 +31,8 @@ export interface CatalogServices {
 export interface ConsulApi {
   /** GET /v1/catalog/services (blocking when index > 0): every service name with the union of its tags. */
   catalogServices(opts: CatalogQuery): Promise<CatalogServices>;
+  /** GET /v1/catalog/datacenters: every datacenter the agent's servers know over the WAN (`--datacenter all`). */
+  datacenters?(signal?: AbortSignal): Promise<string[]>;
   /** PUT /v1/kv/<key>. */
   kvSet(key: string, value: string, signal?: AbortSignal): Promise<void>;
   /** GET /v1/kv/<key>: its value, or undefined when the key does not exist. */
@@ -145,7 +149,7 @@ type Answer = [res: IncomingMessage, body?: unknown];
 
 /** The part of node-consul used here; its bundled types do not declare `ctx` and `timeout`. */
 interface NodeConsul {
-  catalog: { service: { list(opts: CallOptions): Promise<Answer> } };
+  catalog: { datacenters(opts: CallOptions): Promise<Answer>; service: { list(opts: CallOptions): Promise<Answer> } };
   kv: { get(opts: CallOptions): Promise<Answer>; set(opts: CallOptions): Promise<Answer>; del(opts: CallOptions): Promise<Answer> };
   agent: {
     service: { register(opts: CallOptions): Promise<Answer>; deregister(opts: CallOptions): Promise<Answer> };
@@ -193,14 +197,24 @@ export function createConsulApi(options: ConsulApiOptions): ConsulApi {
 
   const kvEndpoint = (method: string, key: string) => `${method} /v1/kv/${key}`;
   return {
-    async catalogServices({ index, wait, signal }) {
+    async catalogServices({ index, wait, dc, signal }) {
       const blocking = index !== undefined && index > 0;
       const w = wait ?? DEFAULT_CONSUL_WAIT;
       const timeout = blocking ? blockingTimeoutMs(w, marginMs) : marginMs;
-      const [res, body] = await call('GET /v1/catalog/services', timeout, signal, (o) =>
-        consul.catalog.service.list(blocking ? { ...o, index, wait: w } : o),
+      const endpoint = dc === undefined ? 'GET /v1/catalog/services' : `GET /v1/catalog/services?dc=${dc}`;
+      const withDc = dc === undefined ? {} : { dc };
+      const [res, body] = await call(endpoint, timeout, signal, (o) =>
+        consul.catalog.service.list(blocking ? { ...o, ...withDc, index, wait: w } : { ...o, ...withDc }),
       );
       return { index: headerIndex(res.headers), services: parseServices(body, where) };
+    },
+
+    async datacenters(signal) {
+      const [, body] = await call('GET /v1/catalog/datacenters', marginMs, signal, (o) => consul.catalog.datacenters(o));
+      if (!Array.isArray(body) || !body.every((d) => typeof d === 'string')) {
+        throw new WhisperError('CONSUL_ERROR', `Consul at ${where} answered GET /v1/catalog/datacenters with something other than a list of names`, { retryable: true });
+      }
+      return body;
     },
 
     async kvSet(key, value, signal) {

@@ -27,6 +27,8 @@ export interface CatalogChange {
 export interface CatalogWatcherOptions extends BlockingQueryOptions {
   /** Called for the first answer and for every change after; awaited, and its errors are logged, never fatal. */
   onChange: (change: CatalogChange) => void | Promise<void>;
+  /** Datacenter to watch (`?dc=`, see `consul/datacenters.ts`). @default the agent's own, with no `dc` parameter */
+  datacenter?: string;
 }
 
 /** What every blocking-query watcher (the catalog's, `--listen-path`'s KV prefixes) takes besides its callback. */
@@ -64,6 +66,9 @@ export class CatalogWatcher {
   readonly #minIntervalMs: number;
   readonly #log: Logger;
   readonly #now: () => number;
+  readonly #dc: string | undefined;
+  /** How log lines name what is watched. */
+  readonly #what: string;
 
   #index = 0;
   readonly #snapshot = new Map<string, readonly string[]>();
@@ -77,6 +82,8 @@ export class CatalogWatcher {
   #running = false;
   #lastSuccess: number | undefined;
   #requests = 0;
+  readonly #firstAttempt: Promise<void>;
+  #firstAttemptDone!: () => void;
 
   /** @throws WhisperError `CONFIG_INVALID` when `wait` is not a Consul duration. */
   constructor(options: CatalogWatcherOptions) {
@@ -95,6 +102,14 @@ export class CatalogWatcher {
     this.#minIntervalMs = options.minIntervalMs ?? 100;
     this.#log = options.log ?? silentLogger();
     this.#now = options.now ?? Date.now;
+    this.#dc = options.datacenter;
+    this.#what = this.#dc === undefined ? 'Consul catalog' : `Consul catalog of datacenter ${this.#dc}`;
+    this.#firstAttempt = new Promise((resolve) => (this.#firstAttemptDone = resolve));
+  }
+
+  /** Settles once the first query has been answered (and reported) or has failed, or the run stopped before. */
+  get firstAttempt(): Promise<void> {
+    return this.#firstAttempt;
   }
 
   /** When Consul last answered (per `now`), for metrics and readiness; undefined before the first answer. */
@@ -122,6 +137,7 @@ export class CatalogWatcher {
           if (signal.aborted) break;
           delay = this.#failed(err);
         }
+        this.#firstAttemptDone();
         if (delay > 0) {
           try {
             await this.#sleep(delay, signal);
@@ -132,6 +148,7 @@ export class CatalogWatcher {
         }
       }
     } finally {
+      this.#firstAttemptDone();
       this.#running = false;
     }
   }
@@ -145,8 +162,8 @@ export class CatalogWatcher {
     const reconnected = closed !== this.#closedSeen;
     this.#closedSeen = closed;
     const asked = this.#resync || reconnected ? 0 : this.#index;
-    const answer = await this.#api.catalogServices({ index: asked, wait: this.#wait, signal });
-    if (this.#attempt > 0) this.#log.info({ failures: this.#attempt }, 'Consul catalog reachable again');
+    const answer = await this.#api.catalogServices({ index: asked, wait: this.#wait, signal, ...(this.#dc === undefined ? {} : { dc: this.#dc }) });
+    if (this.#attempt > 0) this.#log.info({ failures: this.#attempt }, `${this.#what} reachable again`);
     this.#attempt = 0;
     this.#resync = false;
     this.#lastSuccess = this.#now();
@@ -194,7 +211,10 @@ export class CatalogWatcher {
     this.#resync = true;
     const delay = backoffDelay(this.#attempt, this.#backoff);
     const fields = { code: isWhisperError(err) ? err.code : 'INTERNAL', attempt: this.#attempt, delayMs: delay };
-    const message = `Consul catalog query failed: ${errorMessage(err)}; retrying in ${delay} ms`;
+    const message =
+      this.#dc === undefined
+        ? `Consul catalog query failed: ${errorMessage(err)}; retrying in ${delay} ms`
+        : `datacenter ${this.#dc} unreachable, the others go on: ${errorMessage(err)}; retrying in ${delay} ms`;
     if (isWhisperError(err) && err.retryable) this.#log.warn(fields, message);
     else this.#log.error(fields, message);
     return delay;

@@ -2,6 +2,8 @@ import { createAllowList, type AllowList } from './allow.js';
 import { assemblePlan, checkedMaxNames, type Plan, type PlanOptions } from './planner.js';
 import { planService, type ServicePlan } from './service.js';
 import { nestedPrefixes, planStatic } from './static.js';
+import { mergeDomains, planDomains, type DomainCert, type DomainSource } from './domains.js';
+import type { PlanProblem } from './service.js';
 
 const EMPTY_PLAN: Plan = Object.freeze({ certs: Object.freeze([]), problems: Object.freeze([]) });
 
@@ -9,6 +11,13 @@ const EMPTY_PLAN: Plan = Object.freeze({ certs: Object.freeze([]), problems: Obj
 export interface IncrementalPlanOptions extends PlanOptions {
   /** `--listen-path` prefixes (normalized), so a key under two of them counts for the deeper one only. @default [] */
   readonly listenPaths?: readonly string[];
+  /**
+   * The service name in a catalog key, when keys are more than names (`web@dc2` with `--datacenter`): the name makes
+   * hostnames, the key labels problems and `WantedCert.services`. @default the key itself
+   */
+  readonly serviceName?: (key: string) => string;
+  /** `--static-domains` / `DOMAINS` (see `parseStaticDomains`): static certificates of the environment. @default [] */
+  readonly staticDomains?: readonly (readonly string[])[];
 }
 
 /**
@@ -29,8 +38,11 @@ export class IncrementalPlanner {
   /** Services that ask for something, by name. */
   readonly #parts = new Map<string, ServicePlan>();
   readonly #listenPaths: readonly string[];
+  readonly #serviceName: ((key: string) => string) | undefined;
   /** Static entries' parts: listen path → KV key → part. */
   readonly #static = new Map<string, ReadonlyMap<string, ServicePlan>>();
+  /** Static certificates (`domains:` of the config file, `DOMAINS`), planned, by source. */
+  readonly #staticDomains = new Map<DomainSource, { entries: string; certs: DomainCert[]; problems: PlanProblem[] }>();
   #plan: Plan = EMPTY_PLAN;
 
   /** @throws WhisperError `CONFIG_INVALID` for an invalid allow-list entry or `maxNames`. */
@@ -40,6 +52,8 @@ export class IncrementalPlanner {
     this.#allowWildcard = options.allowWildcard === true;
     this.#domains = new Set(options.domains ?? []);
     this.#listenPaths = options.listenPaths ?? [];
+    this.#serviceName = options.serviceName;
+    if (options.staticDomains !== undefined && options.staticDomains.length > 0) this.updateDomains('env', options.staticDomains);
   }
 
   /** The current plan. */
@@ -85,8 +99,26 @@ export class IncrementalPlanner {
     return this.#plan;
   }
 
+  /**
+   * Replaces the static certificates of `source` (the config file's `domains:` after a reload, or the environment's):
+   * each entry one certificate (see `planDomains`), merged after the catalog and the KV static entries, the file's
+   * before the environment's (see `mergeDomains`). Returns the new plan, or the previous plan object when the entries
+   * are the same as before.
+   */
+  updateDomains(source: DomainSource, entries: readonly (readonly string[])[]): Plan {
+    const key = JSON.stringify(entries);
+    if ((this.#staticDomains.get(source)?.entries ?? '[]') === key) return this.#plan;
+    const planned = planDomains(source, entries, this.#allow, { allowWildcard: this.#allowWildcard, domains: this.#domains });
+    if (entries.length === 0) this.#staticDomains.delete(source);
+    else this.#staticDomains.set(source, { entries: key, ...planned });
+    this.#assemble();
+    return this.#plan;
+  }
+
   #assemble(): void {
-    this.#plan = assemblePlan(this.#allParts(), this.#maxNames);
+    const plan = assemblePlan(this.#allParts(), this.#maxNames);
+    const sources = (['file', 'env'] as const).map((s) => this.#staticDomains.get(s)).filter((d) => d !== undefined);
+    this.#plan = mergeDomains(plan, sources.flatMap((d) => d.certs), sources.flatMap((d) => d.problems), this.#maxNames);
   }
 
   *#allParts(): Iterable<ServicePlan> {
@@ -96,7 +128,8 @@ export class IncrementalPlanner {
 
   /** Works out one service's part; true when it differs from the part before (a new tag that changes nothing: false). */
   #set(name: string, tags: readonly string[]): boolean {
-    const part = planService({ name, tags }, this.#allow, { allowWildcard: this.#allowWildcard, domains: this.#domains });
+    const service = this.#serviceName ? { name: this.#serviceName(name), tags, label: name } : { name, tags };
+    const part = planService(service, this.#allow, { allowWildcard: this.#allowWildcard, domains: this.#domains });
     if (part === undefined) return this.#parts.delete(name);
     const before = this.#parts.get(name);
     this.#parts.set(name, part);

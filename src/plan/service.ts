@@ -90,7 +90,7 @@ export function planService(service: ServiceTags, allow: AllowList, options: Ser
   const single = vhosts === undefined && hasSsl;
   if (dns === undefined || (!multi && !single)) return undefined;
 
-  const d = newDraft(service.name, allow);
+  const d = newDraft(service.label ?? service.name, allow);
   if (multi && vhosts.includes('*') && options.allowWildcard !== true) {
     addProblem(d.problems, d.service, 'vhost=*', 'DOMAIN_NOT_ALLOWED', WILDCARD_REFUSED);
     return finishDraft(d);
@@ -104,7 +104,7 @@ export function planService(service: ServiceTags, allow: AllowList, options: Ser
     if (multi) {
       for (const vhost of vhosts ?? []) addVhost(d, zone, vhost, `vhost=${vhost}`);
     } else {
-      addSingle(d, zone, d.service, dnsTag);
+      addSingle(d, zone, service.name, dnsTag);
     }
   }
   return finishDraft(d);

@@ -9,7 +9,8 @@ export interface WantedCert {
   /**
    * How the id is formed, whisper's file naming: `single` is one name, the id (a service's own certificate, a zone's
    * lone vhost, or both); `multi` is a `multi-hosts` certificate of a zone: two or more vhosts, or a lone vhost that
-   * cannot be a file name of its own (a wildcard `*.<zone>`).
+   * cannot be a file name of its own (a wildcard `*.<zone>`). A static certificate (`domains:` of the config file,
+   * `DOMAINS`) is `single` with one name, else `multi` with its first plain name as id (see `plan/domains.ts`).
    */
   readonly kind: 'single' | 'multi';
   /** The DNS zone the names belong to (lowercase, no trailing dot). */
@@ -24,4 +25,6 @@ export interface WantedCert {
 export interface ServiceTags {
   readonly name: string;
   readonly tags: readonly string[];
+  /** How problems and {@link WantedCert.services} name it, e.g. `web@dc2` (`--datacenter`). @default name */
+  readonly label?: string;
 }

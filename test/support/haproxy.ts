@@ -14,6 +14,8 @@ export interface Haproxy {
   /** Reload the configuration and certificates (master-worker SIGUSR2), as a notify-key watcher would. */
   reload(): Promise<void>;
   stop(graceMs?: number): Promise<void>;
+  /** The plain HTTP port of the `http01` frontend, when started with one. */
+  readonly http01Port?: number;
   /** The runtime API, when started with `adminSocket`: a unix socket path and a TCP `127.0.0.1:<port>`, both `level admin`. */
   readonly admin?: { readonly socket: string; readonly tcp: string };
   /** Sends one runtime API command (needs `adminSocket`) and returns HAProxy's answer. */
@@ -34,6 +36,24 @@ export interface HaproxyInfo {
 export interface HaproxyOptions {
   /** Also open the runtime API: `stats socket <path> level admin expose-fd listeners` and a TCP one. @default false */
   adminSocket?: boolean;
+  /**
+   * Also a plain HTTP frontend `bind 127.0.0.1:<port>` routing `path_beg /.well-known/acme-challenge/` to a backend of
+   * these responders (`host:port` each, round robin), everything else 404: as docs/http-01.md tells operators.
+   * @default none
+   */
+  http01?: { readonly servers: readonly string[]; readonly port?: number };
+}
+
+/** The HTTP-01 frontend and backend of {@link HaproxyOptions.http01}. */
+function http01Section(port: number, servers: readonly string[]): string {
+  return `frontend http01
+  bind 127.0.0.1:${port}
+  acl acme path_beg /.well-known/acme-challenge/
+  use_backend whisper_http01 if acme
+  http-request return status 404 content-type text/plain string "not found" if !acme
+backend whisper_http01
+  balance roundrobin
+${servers.map((s, i) => `  server r${i} ${s}\n`).join('')}`;
 }
 
 /** Starts HAProxy with `bind 127.0.0.1:<port> ssl crt <certDir>`; the folder must hold at least one certificate. */
@@ -45,6 +65,8 @@ export async function startHaproxy(dir: string, certDir: string, options: Haprox
   // A unix socket path must stay short (108 bytes): it lives in its own temporary folder.
   const sockDir = options.adminSocket ? await mkdtemp(join(tmpdir(), 'hx-')) : undefined;
   const admin = sockDir ? { socket: join(sockDir, 'admin.sock'), tcp: `127.0.0.1:${await freePort()}` } : undefined;
+  const http01Port = options.http01 ? (options.http01.port ?? (await freePort())) : undefined;
+  const http01 = options.http01 && http01Port !== undefined ? http01Section(http01Port, options.http01.servers) : '';
   const stats = admin ? `  stats socket ${admin.socket} level admin expose-fd listeners\n  stats socket ${admin.tcp} level admin\n` : '';
   await writeFile(
     conf,
@@ -58,7 +80,7 @@ ${stats}defaults
 frontend https
   bind 127.0.0.1:${port} ssl crt ${certDir}
   http-request return status 200 content-type text/plain string "served by haproxy"
-`,
+${http01}`,
   );
   const proc = await startProcess({
     name: 'haproxy',
@@ -81,6 +103,7 @@ frontend https
   return {
     process: proc,
     port,
+    ...(http01Port !== undefined ? { http01Port } : {}),
     ...(admin ? { admin } : {}),
     runtime,
     async info() {

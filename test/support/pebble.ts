@@ -27,6 +27,12 @@ export interface PebbleOptions {
   env?: Record<string, string>;
   /** Fields merged into the `pebble` config object (profiles, retryAfter, ...). */
   config?: Record<string, unknown>;
+  /**
+   * The port Pebble's VA sends HTTP-01 validation requests to (its config's `httpPort`), on the address the name
+   * resolves to through `dnsServer` (127.0.0.1 for names the DNS front forwards to challtestsrv). @default a free
+   * port nobody listens on
+   */
+  httpPort?: number;
   /** Reuse these ports (restart Pebble where it was). */
   ports?: { acme: number; management: number };
   name?: string;
@@ -45,8 +51,8 @@ export async function startPebble(options: PebbleOptions): Promise<Pebble> {
       managementListenAddress: `127.0.0.1:${ports.management}`,
       certificate: tls.certFile,
       privateKey: tls.keyFile,
-      // http-01 and tls-alpn-01 are not used; still give them free ports so nothing clashes.
-      httpPort: await freePort(),
+      // http-01 only where a test asks (`httpPort`); tls-alpn-01 never: still free ports, so nothing clashes.
+      httpPort: options.httpPort ?? (await freePort()),
       tlsPort: await freePort(),
       ocspResponderURL: '',
       externalAccountBindingRequired: false,
