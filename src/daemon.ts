@@ -37,6 +37,9 @@ import { instrumentIssuer } from './http/instrument.js';
 import { serveWhile } from './http/serve.js';
 import type { Target } from './targets/types.js';
 import { checkTargetsAtStart, targetsAtStart } from './targets/factory.js';
+import type { PolicyHolder } from './policy/holder.js';
+import { loadPolicyAtStart, policyParts } from './policy/run.js';
+import { fileTargets } from './policy/targets.js';
 import { closeTargets, startDelivery } from './targets/run.js';
 import type { Http01Solver } from './http01/solver.js';
 import { wantsHttp01, withHttp01 } from './http01/run.js';
@@ -59,6 +62,10 @@ export interface DaemonParts {
   readonly targets?: readonly Target[];
   /** HTTP-01 tokens (default: from `--http01-listen`, whose responder runs for the daemon's life, or `--http01-webroot`). */
   readonly http01?: Http01Solver;
+  /** `--config`: the file in force and each certificate's policy (default: loaded from `config.configFile`). */
+  readonly policy?: PolicyHolder;
+  /** The config file's target names → the names of the targets they made (see `policy/targets.ts`). */
+  readonly targetNames?: ReadonlyMap<string, readonly string[]>;
 }
 
 /** Builds the Consul client the configuration describes. */
@@ -105,19 +112,20 @@ function issuerFromConfig(config: Config, store: CertStore, dns: DnsProvider, jo
     challenge: config.challenge,
     ...(http01 ? { http01 } : {}),
     allowWildcard: config.allowWildcard,
-    missingRecords: (records, signal) =>
+    // The order's own back end (a config file's named one) knows its name servers best; else the default's.
+    missingRecords: (records, signal, orderDns = dns) =>
       missingRecords(records, {
         ...(signal ? { signal } : {}),
         ...(config.dnsResolvers.length > 0 ? { servers: config.dnsResolvers } : {}),
-        ...(dns.nameservers ? { nameservers: dns.nameservers.bind(dns) } : {}),
+        ...(orderDns.nameservers ? { nameservers: orderDns.nameservers.bind(orderDns) } : {}),
       }),
-    propagate: (records, signal) =>
+    propagate: (records, signal, orderDns = dns) =>
       waitForPropagation(records, {
         timeoutMs: config.propagationTimeoutMs,
         sleep,
         ...(signal ? { signal } : {}),
         ...(config.dnsResolvers.length > 0 ? { servers: config.dnsResolvers } : {}),
-        ...(dns.nameservers ? { nameservers: dns.nameservers.bind(dns) } : {}),
+        ...(orderDns.nameservers ? { nameservers: orderDns.nameservers.bind(orderDns) } : {}),
       }),
   });
 }
@@ -156,12 +164,19 @@ async function offeredProfile(config: Config, issuer: Issuer, log: Logger): Prom
  * (src/ha); otherwise it is {@link runPipeline} itself.
  */
 export async function runDaemon(config: Config, log: Logger, signal: AbortSignal, parts: DaemonParts = {}): Promise<void> {
+  if (config.configFile && !parts.policy) {
+    // Read and checked before anything runs: an invalid file is an invalid option (exit code 2).
+    const policy = await loadPolicyAtStart(config);
+    if (policy) return runDaemon(config, log, signal, { ...parts, policy });
+  }
   if (!parts.targets) {
     // Built once, before anything runs: a target the options cannot describe is an invalid option (exit code 2).
-    const targets = targetsAtStart(config.targets, { certDir: config.certDir, log: log.child({ component: 'targets' }) });
+    const cli = targetsAtStart(config.targets, { certDir: config.certDir, log: log.child({ component: 'targets' }) });
+    const named = fileTargets(parts.policy?.file, config, cli, log.child({ component: 'targets' }));
+    const targets = [...cli, ...named.targets];
     await checkTargetsAtStart(config.targets, log.child({ component: 'targets' }));
     try {
-      return await runDaemon(config, log, signal, { ...parts, targets });
+      return await runDaemon(config, log, signal, { ...parts, targets, targetNames: named.names });
     } finally {
       await closeTargets(targets, log.child({ component: 'targets' }));
     }
@@ -223,6 +238,11 @@ export async function runPipeline(config: Config, log: Logger, signal: AbortSign
   const profile = await offeredProfile(config, issuer, log);
   // Every start reports the folder's odd files (corrupt, foreign, expired); none is deleted.
   const found = await store.list((file, err) => log.warn({ file, code: isWhisperError(err) ? err.code : undefined }, errorMessage(err)));
+  // `--config`: each certificate's policy; `find` asks the reconciler, made further down.
+  const ref: { reconciler?: Reconciler } = {};
+  const policy = parts.policy
+    ? policyParts({ policy: parts.policy, config, log, find: (id) => ref.reconciler?.find(id), found, targetNames: parts.targetNames ?? new Map(), ...injectedTimers })
+    : undefined;
   const loadFile = () => loadState(config.certDir, { now, rebuild: () => found.map((c) => ({ names: c.names, notBefore: c.notBefore })) });
   // Under --ha a new leader starts from the state the last one left in Consul KV, not from its own file.
   const loaded = parts.sharedState ? await parts.sharedState.load(loadFile, signal) : await loadFile();
@@ -231,6 +251,7 @@ export async function runPipeline(config: Config, log: Logger, signal: AbortSign
   const budget = new RateBudget({ limits: config.rateLimits, account: config.directoryUrl, events: loaded.state.budget });
   // The targets: what the journal lacks of the folder is delivered now (a kill mid-delivery, a new target).
   const delivery = await startDelivery({
+    ...(policy ? { accepts: policy.accepts } : {}),
     targets: parts.targets ?? [],
     certDir: config.certDir,
     state,
@@ -269,6 +290,7 @@ export async function runPipeline(config: Config, log: Logger, signal: AbortSign
     },
     ...(config.renewBefore ? { renewBefore: config.renewBefore } : {}),
     horizonMs: config.renewIntervalMs,
+    ...(policy ? { renewBeforeOf: policy.renewBeforeOf } : {}),
     timers,
     now,
     random,
@@ -290,6 +312,9 @@ export async function runPipeline(config: Config, log: Logger, signal: AbortSign
     listenPaths: config.listenPaths,
     ...(config.consul.datacenters ? { serviceName: serviceNameOf } : {}),
     ...(profile ? { profile } : {}),
+    ...(config.profile ? { requestedProfile: config.profile } : {}),
+    ...(config.staticDomains ? { staticDomains: config.staticDomains } : {}),
+    ...(policy ? policy.reconciler : {}),
     enqueue: (cert, reason) => queue.enqueue(cert, reason),
     forget: (id) => queue.remove(id),
     notify: (files) => notifier.changed(files),
@@ -305,6 +330,10 @@ export async function runPipeline(config: Config, log: Logger, signal: AbortSign
   };
   // `--datacenter`: one watcher per datacenter, merged (`web@dc2`); without it, the agent's own catalog as always.
   const datacenters = config.consul.datacenters;
+  ref.reconciler = reconciler;
+  // The file's `domains:` now, and again at each reload (with the policies' extra names).
+  if (parts.policy?.file) reconciler.policyChanged(parts.policy.file.domains);
+  const stopPolicyWatch = policy?.watch((file) => reconciler.policyChanged(file.domains), signal);
   const watcher = datacenters ? new DatacenterCatalog({ ...watch, datacenters, random }) : new CatalogWatcher(watch);
   // `--listen-path`: static entries, one watcher per prefix.
   const kvWatchers = config.listenPaths.map(
@@ -342,7 +371,8 @@ export async function runPipeline(config: Config, log: Logger, signal: AbortSign
     await queue.stop();
     // The records of the orders just ended (and of earlier ones still being removed) go out at once, within a bounded time.
     // Deliveries under way get a bounded time too; what they leave is journaled and resumed at the next start.
-    await Promise.all([cleanup.flush(), dns.close?.(), delivery?.stop()]);
+    stopPolicyWatch?.();
+    await Promise.all([cleanup.flush(), dns.close?.(), delivery?.stop(), policy?.backends.close()]);
     await state.flush();
     // The last bump (files changed since the one before) goes out before the Consul client closes its connections.
     await notifier.close();

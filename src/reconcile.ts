@@ -7,7 +7,7 @@ import { fromStatic } from './plan/static.js';
 import type { WantedCert } from './plan/types.js';
 import { X509Certificate } from 'node:crypto';
 import type { CertBundle, CertStore, StoredCert } from './store/types.js';
-import type { Issuer } from './acme/types.js';
+import type { IssueOptions, Issuer } from './acme/types.js';
 import { hasProblemType, problemOf } from './acme/problems.js';
 import { renewalDue, sameNames } from './lifecycle/rule.js';
 import type { RenewalManager } from './lifecycle/manager.js';
@@ -16,7 +16,9 @@ import type { RateBudget } from './limits/budget.js';
 import { classifyOrder } from './limits/classify.js';
 import type { BudgetOrder } from './limits/keys.js';
 import type { StateKeeper } from './state/keeper.js';
-import type { OnRemoval } from './policy/types.js';
+import type { CertPolicy, OnRemoval } from './policy/types.js';
+import { orderOptions, withPolicyNames } from './policy/apply.js';
+import type { DnsProvider } from './dns/provider.js';
 import { bundleItem, type BundleItem } from './targets/bundle.js';
 
 /** What the reconciler needs: the parts at the edges. */
@@ -58,6 +60,17 @@ export interface ReconcilerDeps {
    * whisper-ts wrote that long after the plan dropped them, at the sweep. @default keep (whisper's behaviour)
    */
   readonly onRemovalOf?: (file: StoredCert) => OnRemoval;
+  /**
+   * Each certificate's policy (`--config`): its challenge, DNS back end, key type and reuse, profile, extra names.
+   * @default none: the issuer's own settings for every certificate
+   */
+  readonly policyOf?: (cert: WantedCert) => CertPolicy;
+  /** The config file's named DNS back ends, each batched (see `policy/apply.ts`). */
+  readonly dnsBackend?: (name: string) => DnsProvider;
+  /** `--profile` as given, before the CA was asked whether it offers it (`profile` is what it offers). */
+  readonly requestedProfile?: string;
+  /** `--static-domains` / `DOMAINS`: certificates no service asks for (see `IncrementalPlanner.updateDomains`). */
+  readonly staticDomains?: readonly (readonly string[])[];
 }
 
 /** Why a certificate needs an order by the lifetime rule alone, or `undefined` (the dry run's view: no ARI). */
@@ -75,6 +88,8 @@ export function orderReason(stored: StoredCert | undefined, cert: WantedCert, no
  */
 export class Reconciler {
   private plan: Plan;
+  /** The planner's plan {@link plan} was made from (before the policies' extra names). */
+  private raw: Plan;
   private byId = new Map<string, WantedCert>();
   private readonly planner: IncrementalPlanner;
   /** Certificates issued but not yet stored (a full or read-only disk): written on the retry, not ordered again. */
@@ -94,9 +109,11 @@ export class Reconciler {
       allowWildcard: deps.allowWildcard ?? false,
       domains: deps.domains ?? [],
       listenPaths: deps.listenPaths ?? [],
+      ...(deps.staticDomains ? { staticDomains: deps.staticDomains } : {}),
       ...(deps.serviceName ? { serviceName: deps.serviceName } : {}),
     });
     this.plan = this.planner.plan;
+    this.raw = this.plan;
   }
 
   /** The certificates currently wanted. */
@@ -137,8 +154,11 @@ export class Reconciler {
    * Acts on a new plan: logs the problems `touched` selects and those of static entries the plan acted on so far
    * did not have, then queues what was added or changed and forgets what went away.
    */
-  private apply(next: Plan, touched: (p: PlanProblem) => boolean): void {
-    if (next === this.plan) return;
+  private apply(planned: Plan, touched: (p: PlanProblem) => boolean): void {
+    let next = planned;
+    if (next === this.raw) return;
+    this.raw = next;
+    if (this.deps.policyOf) next = withPolicyNames(next, this.deps.policyOf);
     const before = new Set(this.plan.problems.map(problemKey));
     for (const p of next.problems) {
       const fresh = fromStatic(p.service) && !before.has(problemKey(p));
@@ -282,6 +302,28 @@ export class Reconciler {
     await this.deps.renewal.decide(cert, written, signal).catch(() => undefined);
   }
 
+  /** The order's options from the certificate's policy (none without `--config`): challenge, back end, key, profile. */
+  private async policyOptions(cert: WantedCert): Promise<Omit<IssueOptions, 'signal' | 'replaces'>> {
+    const offered = this.deps.profile ? { profile: this.deps.profile } : {};
+    if (!this.deps.policyOf) return offered;
+    const policy = this.deps.policyOf(cert);
+    const key = policy.reuseKey ? await this.deps.store.readKey?.(cert.id) : undefined;
+    const { profile, ...rest } = orderOptions({ policy, ...(this.deps.dnsBackend ? { dnsBackend: this.deps.dnsBackend } : {}), ...(key ? { key } : {}) });
+    // The command line's profile goes only where the CA offers it; a rule's is the operator's explicit choice.
+    const chosen = profile === undefined || profile === this.deps.requestedProfile ? offered : { profile };
+    return { ...rest, ...chosen };
+  }
+
+  /**
+   * Re-plans after the config file changed: the policies' extra names may differ, and static `domains:` are
+   * replaced (`entries`); what changed is queued.
+   */
+  policyChanged(domains: readonly (readonly string[])[]): void {
+    const next = this.planner.updateDomains('file', domains);
+    this.raw = { ...this.raw };
+    if (this.catalogSeen) this.apply(next, () => false);
+  }
+
   /** Throws `RATE_LIMIT_DEFERRED` when the budget holds `order` back now. */
   private checkBudget(cert: WantedCert, order: BudgetOrder): void {
     const verdict = this.deps.budget.check(order, this.now());
@@ -294,7 +336,7 @@ export class Reconciler {
    * placed again at once without it, budget permitting: renewal never waits on a `replaces` that cannot succeed.
    */
   private async order(cert: WantedCert, order: BudgetOrder, replaces: string | undefined, signal: AbortSignal, log: Logger): Promise<CertBundle> {
-    const opts = { signal, ...(this.deps.profile ? { profile: this.deps.profile } : {}) };
+    const opts = { signal, ...(await this.policyOptions(cert)) };
     try {
       try {
         const bundle = await this.deps.issuer.issue(cert, { ...opts, ...(replaces ? { replaces } : {}) });

@@ -27,6 +27,11 @@ export interface Route53ProviderOptions {
   credentialsFile?: string;
   /** Shared config file, searched for per-domain profiles (`[profile <zone>]`). @default `AWS_CONFIG_FILE`, else ~/.aws/config */
   configFile?: string;
+  /**
+   * One credentials profile for every record (a config file's named back end), instead of the profile named after
+   * each record's domain. @default per domain, whisper's rule
+   */
+  profile?: string;
   /** Makes the API client of a profile (`undefined`: the default chain). For tests. @default an SDK Route53Client */
   clientFor?: (profile: string | undefined) => Route53Api;
   /**
@@ -161,7 +166,7 @@ export function createRoute53Provider(options: Route53ProviderOptions = {}): Dns
     const batches = new Map<string, ZoneBatch>();
     const errors: unknown[] = [];
     for (const record of records) {
-      const profile = chooseProfile(record.fqdn, profiles);
+      const profile = options.profile ?? chooseProfile(record.fqdn, profiles);
       const api = apiFor(profile);
       let zone: HostedZoneRef;
       try {
@@ -283,7 +288,7 @@ export function createRoute53Provider(options: Route53ProviderOptions = {}): Dns
 
     // The batch key of dns/batch.ts: records reached with one profile in one hosted zone share a change.
     async batchKey(fqdn, signal) {
-      const profile = chooseProfile(fqdn, await readProfileNames(sharedFiles));
+      const profile = options.profile ?? chooseProfile(fqdn, await readProfileNames(sharedFiles));
       const zone = await findZone(apiFor(profile), profile ?? '', fqdn, signal);
       return `${profile ?? ''}\u0000${zone.id}`;
     },

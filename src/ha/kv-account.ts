@@ -123,6 +123,7 @@ export function createKvAccountStore(inner: CertStore, options: KvAccountOptions
 
   return {
     read: (id) => inner.read(id),
+    ...(inner.readKey ? { readKey: (id: string) => inner.readKey!(id) } : {}),
     list: (onProblem) => inner.list(onProblem),
     write: (id, bundle) => inner.write(id, bundle),
     ...(inner.remove ? { remove: (id: string) => inner.remove!(id) } : {}),

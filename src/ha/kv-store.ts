@@ -81,6 +81,7 @@ export function createKvMirrorStore(inner: CertStore, options: KvMirrorOptions):
   const removeFiles = inner.remove?.bind(inner);
   return {
     read: (id) => inner.read(id),
+    ...(inner.readKey ? { readKey: (id: string) => inner.readKey!(id) } : {}),
     list: (onProblem) => inner.list(onProblem),
     readAccount: () => inner.readAccount(),
     writeAccount: (account) => inner.writeAccount(account),

@@ -20,6 +20,8 @@ export interface RenewalManagerOptions {
   readonly fetch: AriFetch;
   /** Queue a renewal check of the certificate. */
   readonly enqueue: (id: string, reason: string) => void;
+  /** A certificate's own `renewBefore` (its policy's `renew_before`), when it has one; else `renewBefore`. */
+  readonly renewBeforeOf?: (cert: WantedCert) => RenewBefore | undefined;
   readonly renewBefore?: RenewBefore;
   /** Timers further away than this are left to the next sweep. @default 24 h */
   readonly horizonMs?: number;
@@ -52,6 +54,7 @@ export class RenewalManager {
     budget: (order: BudgetOrder) => BudgetVerdict = () => ({ ok: true }),
   ): Promise<LifecycleDecision> {
     const now = this.o.now();
+    const renewBefore = this.o.renewBeforeOf?.(cert) ?? this.o.renewBefore;
     const base: LifecycleInput = {
       cert,
       stored,
@@ -60,7 +63,7 @@ export class RenewalManager {
       ...(this.o.directoryUrl ? { directoryUrl: this.o.directoryUrl } : {}),
       ariOffered: stored !== undefined && (await this.ariUrl()) !== undefined,
       issuers: this.issuers,
-      ...(this.o.renewBefore ? { renewBefore: this.o.renewBefore } : {}),
+      ...(renewBefore ? { renewBefore } : {}),
       random: this.o.random,
       budget,
     };

@@ -7,7 +7,7 @@ import { describeSource, resolveAccountKeyFile, type KeyPathFs } from './account
 import { ensureDir, nodeFs, writeFileAtomic, type AtomicFs } from './atomic.js';
 import { removeCertbot, removePkcs12, writeCertbot, writePkcs12, type FormatContext, type StoreFormat } from './formats.js';
 import { assertValidId, isMultiHostId, isValidId } from './ids.js';
-import { checkBundle, describeCert, parseStoredFile, withNewline } from './pem.js';
+import { checkBundle, describeCert, parseStoredFile, pemBlocks, withNewline } from './pem.js';
 import { probeWritable } from './probe.js';
 import { removeTempFiles } from './temp-files.js';
 import type { AccountRecord, CertBundle, CertStore, StoredCert } from './types.js';
@@ -86,6 +86,18 @@ export function createFolderStore(dir: string, options: FolderStoreOptions = {})
       throw new WhisperError('STORE_READ', `cannot read ${file}: ${(err as Error).message}`, { cause: err });
     }
     return parseStoredFile(id, file, text);
+  }
+
+  async function readKey(id: string): Promise<string | undefined> {
+    assertValidId(id);
+    let text: string;
+    try {
+      text = await fsp.readFile(fileOf(id), 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw new WhisperError('STORE_READ', `cannot read ${fileOf(id)}: ${(err as Error).message}`, { cause: err });
+    }
+    return pemBlocks(text).find((b) => b.label.endsWith('PRIVATE KEY'))?.pem;
   }
 
   async function list(onProblem?: (file: string, err: Error) => void): Promise<StoredCert[]> {
@@ -192,7 +204,7 @@ export function createFolderStore(dir: string, options: FolderStoreOptions = {})
     }
   }
 
-  return { read, list, write, remove, readAccount, writeAccount, replaceAccount, checkWritable, removeTempFiles: cleanTemp } satisfies FolderStore;
+  return { read, readKey, list, write, remove, readAccount, writeAccount, replaceAccount, checkWritable, removeTempFiles: cleanTemp } satisfies FolderStore;
 }
 
 /**

@@ -56,6 +56,11 @@ export interface CertStore {
    * never deletes. Throws a retryable `STORE_WRITE` when a file could not be removed.
    */
   remove?(id: string): Promise<void>;
+  /**
+   * The private key (PEM) of certificate `id`, for a policy that reuses keys on renewal; `undefined` when there is
+   * no file or no key in it. A secret: never log it. Optional.
+   */
+  readKey?(id: string): Promise<string | undefined>;
   /** The ACME account, or `undefined` before the first registration. */
   readAccount(): Promise<AccountRecord | undefined>;
   /** Save the ACME account (key mode 0600). */

@@ -34,6 +34,11 @@ export interface DeliveryManagerOptions {
   /** How long {@link DeliveryManager.stop} waits for deliveries in flight before aborting them. @default 5000 */
   readonly stopTimeoutMs?: number;
   readonly metrics?: DeliveryMetrics;
+  /**
+   * Whether target `target` (its name) takes certificate `id` (the certificate's policy lists its targets:
+   * `--config`). Removals go to every target that had it. @default every target takes every certificate
+   */
+  readonly accepts?: (target: string, id: string) => boolean;
   /** Reads a certificate of the folder back (deliveries resumed at start). @default readBundleItem */
   readonly load?: (id: string, path: string) => Promise<BundleItem | undefined>;
 }

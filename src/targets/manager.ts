@@ -66,7 +66,10 @@ export class DeliveryManager {
 
   /** A certificate was written to the folder (by this instance): every target gets it. */
   delivered(item: BundleItem): void {
-    for (const lane of this.lanes) this.submit(lane, { kind: 'deliver', id: item.id, serial: item.serial, path: item.path, item });
+    for (const lane of this.lanes) {
+      if (this.options.accepts?.(lane.target.name, item.id) === false) continue;
+      this.submit(lane, { kind: 'deliver', id: item.id, serial: item.serial, path: item.path, item });
+    }
   }
 
   /** A superseded certificate was removed from the folder: each target that can takes it away too (journaled first). */
@@ -94,6 +97,7 @@ export class DeliveryManager {
       for (const f of files) {
         const record = lane.journal.get(name, f.id);
         if (record?.removing === undefined && record?.delivered === f.serial) continue;
+        if (this.options.accepts?.(name, f.id) === false) continue;
         this.submit(lane, { kind: 'deliver', id: f.id, serial: f.serial, path: f.path });
       }
       for (const [id, record] of [...lane.journal.records(name)]) {

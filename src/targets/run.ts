@@ -21,6 +21,8 @@ export interface StartDeliveryOptions {
   readonly now?: () => number;
   readonly random?: () => number;
   readonly metrics?: DeliveryMetrics & { attach(sources: { targetsPending: () => ReadonlyMap<string, number> }): void };
+  /** Which targets take which certificate (their policy's `targets:`). @default all of them */
+  readonly accepts?: (target: string, id: string) => boolean;
 }
 
 /**
@@ -44,6 +46,7 @@ export async function startDelivery(options: StartDeliveryOptions): Promise<Deli
     ...(options.now ? { now: options.now } : {}),
     ...(options.random ? { random: options.random } : {}),
     ...(options.metrics ? { metrics: options.metrics } : {}),
+    ...(options.accepts ? { accepts: options.accepts } : {}),
   });
   options.metrics?.attach({ targetsPending: () => manager.pending() });
   log.info({ targets: manager.names, certificates: options.found.length }, 'delivering to targets');
