@@ -5,7 +5,7 @@ import type { Config } from './config.js';
 import type { Logger } from './log.js';
 import { WhisperError, errorMessage, isWhisperError } from './errors.js';
 import { createFolderStore } from './store/folder.js';
-import type { CertStore } from './store/types.js';
+import type { CertStore, StoredCert } from './store/types.js';
 import { createAcmeIssuer } from './acme/issuer.js';
 import { cleanOrphanChallenges, createChallengeJournal, type ChallengeJournal } from './acme/journal.js';
 import { createChallengeCleanup, type ChallengeCleanup } from './acme/cleanup.js';
@@ -94,7 +94,17 @@ export function storeFromConfig(config: Config, log: Logger): CertStore {
   });
 }
 
-function issuerFromConfig(config: Config, store: CertStore, dns: DnsProvider, journal: ChallengeJournal, cleanup: ChallengeCleanup, log: Logger, sleep: Sleep, http01?: Http01Solver): Issuer {
+function issuerFromConfig(
+  config: Config,
+  store: CertStore,
+  dns: DnsProvider,
+  journal: ChallengeJournal,
+  cleanup: ChallengeCleanup,
+  log: Logger,
+  sleep: Sleep,
+  http01?: Http01Solver,
+  cleanupFor?: (dns: DnsProvider) => ChallengeCleanup,
+): Issuer {
   const lookup = createCnameLookup(config.dnsResolvers.length > 0 ? { servers: config.dnsResolvers } : {});
   return createAcmeIssuer({
     directoryUrl: config.directoryUrl,
@@ -102,6 +112,7 @@ function issuerFromConfig(config: Config, store: CertStore, dns: DnsProvider, jo
     dns,
     journal,
     cleanup,
+    ...(cleanupFor ? { cleanupFor } : {}),
     keyType: config.keyType,
     log,
     sleep,
@@ -222,7 +233,13 @@ export async function runPipeline(config: Config, log: Logger, signal: AbortSign
   const dns = batchDnsProvider(parts.dns ?? createDnsProvider(config, log.child({ component: 'dns' })), { log: log.child({ component: 'dns' }), ...injectedTimers });
   const journal = createChallengeJournal(config.certDir, { log });
   const cleanup = createChallengeCleanup({ dns, journal, log: log.child({ component: 'acme' }), background: true, ...injectedTimers });
-  const bareIssuer = parts.issuer ?? issuerFromConfig(config, store, dns, journal, cleanup, log, sleep, parts.http01);
+  // `--config`: each certificate's policy and its named DNS back ends; `find` asks the reconciler, made further down.
+  const ref: { reconciler?: Reconciler; found: readonly StoredCert[] } = { found: [] };
+  const policy = parts.policy
+    ? policyParts({ policy: parts.policy, config, log, find: (id) => ref.reconciler?.find(id), found: () => ref.found, targetNames: parts.targetNames ?? new Map(), ...injectedTimers })
+    : undefined;
+  const cleanupFor = policy ? (d: DnsProvider) => policy.backends.cleanupFor(d) ?? cleanup : undefined;
+  const bareIssuer = parts.issuer ?? issuerFromConfig(config, store, dns, journal, cleanup, log, sleep, parts.http01, cleanupFor);
   const issuer = parts.metrics ? instrumentIssuer(bareIssuer, parts.metrics, now) : bareIssuer;
 
   await mkdir(config.certDir, { recursive: true, mode: 0o700 });
@@ -231,6 +248,7 @@ export async function runPipeline(config: Config, log: Logger, signal: AbortSign
   await removeTempFiles(config.certDir, { formatsDir: config.formatsDir, log: log.child({ component: 'store' }) });
   // Before any new order: the challenge records a killed run left behind.
   await cleanOrphanChallenges(journal, dns, log.child({ component: 'acme' }), signal);
+  await policy?.backends.cleanOrphans(signal);
   await ensureAccount(issuer, log, sleep, signal);
   parts.metrics?.attach({ accountReady: () => true });
 
@@ -238,11 +256,7 @@ export async function runPipeline(config: Config, log: Logger, signal: AbortSign
   const profile = await offeredProfile(config, issuer, log);
   // Every start reports the folder's odd files (corrupt, foreign, expired); none is deleted.
   const found = await store.list((file, err) => log.warn({ file, code: isWhisperError(err) ? err.code : undefined }, errorMessage(err)));
-  // `--config`: each certificate's policy; `find` asks the reconciler, made further down.
-  const ref: { reconciler?: Reconciler } = {};
-  const policy = parts.policy
-    ? policyParts({ policy: parts.policy, config, log, find: (id) => ref.reconciler?.find(id), found, targetNames: parts.targetNames ?? new Map(), ...injectedTimers })
-    : undefined;
+  ref.found = found;
   const loadFile = () => loadState(config.certDir, { now, rebuild: () => found.map((c) => ({ names: c.names, notBefore: c.notBefore })) });
   // Under --ha a new leader starts from the state the last one left in Consul KV, not from its own file.
   const loaded = parts.sharedState ? await parts.sharedState.load(loadFile, signal) : await loadFile();

@@ -5,6 +5,8 @@ import type { ConsulApi } from './consul/api.js';
 import type { CertStore, StoredCert } from './store/types.js';
 import type { Plan } from './plan/planner.js';
 import { IncrementalPlanner } from './plan/incremental.js';
+import { withPolicyNames } from './policy/apply.js';
+import { loadPolicyAtStart } from './policy/run.js';
 import { staticKeyPrefix } from './plan/static.js';
 import { kvEntries } from './consul/kv-watch.js';
 import { readCatalogs } from './consul/datacenters-read.js';
@@ -43,6 +45,7 @@ export async function dryRun(config: Config, consul: ConsulApi, store: CertStore
     allowWildcard: config.allowWildcard,
     domains: config.domains,
     listenPaths: config.listenPaths,
+    ...(config.staticDomains ? { staticDomains: config.staticDomains } : {}),
   });
   planner.update(services, 'all');
   for (const prefix of config.listenPaths) {
@@ -50,7 +53,9 @@ export async function dryRun(config: Config, consul: ConsulApi, store: CertStore
     const { items } = await consul.kvList(staticKeyPrefix(prefix), {});
     planner.updateStatic(prefix, kvEntries(items));
   }
-  const plan = planner.plan;
+  // `--config`: the file's `domains:` and its rules' extra names, as the daemon would plan them.
+  const policy = await loadPolicyAtStart(config);
+  const plan = policy ? withPolicyNames(planner.updateDomains('file', policy.file?.domains ?? []), (c) => policy.policyOf(c)) : planner.plan;
   const items: DryRunItem[] = [];
   for (const cert of plan.certs) {
     let stored: StoredCert | undefined;

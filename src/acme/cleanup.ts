@@ -17,6 +17,8 @@ export interface ChallengeCleanup {
    * journaled). For a stop. @default timeoutMs 8000
    */
   flush(timeoutMs?: number): Promise<void>;
+  /** The journal it forgets records in: an order whose records this removes journals them there first. */
+  readonly journal?: ChallengeJournal;
 }
 
 /** Options of {@link createChallengeCleanup}. */
@@ -71,6 +73,7 @@ export function createChallengeCleanup(options: ChallengeCleanupOptions): Challe
   }
 
   return {
+    ...(journal ? { journal } : {}),
     remove(certId, records) {
       log.debug({ certId, step: 'dns.cleanUp', records: records.map((r) => r.fqdn) }, 'ACME step');
       const removal = run(certId, records);

@@ -146,6 +146,7 @@ export function createAcmeIssuer(options: AcmeIssuerOptions): Issuer {
     const spec = { directoryUrl, accountKey: acct.key, accountUrl: acct.url, what: `certificate ${cert.id}` };
     const dns = opts.dns ?? options.dns;
     const challenge = opts.challenge ?? options.challenge;
+    const cleanup = cleanupOf(dns);
     return {
       client: clients({ ...spec, ...(signal === undefined ? {} : { signal }) }),
       cleanupClient: () => clients(spec),
@@ -159,8 +160,9 @@ export function createAcmeIssuer(options: AcmeIssuerOptions): Issuer {
       pollIntervalMs: options.pollIntervalMs ?? 1000,
       pollMaxIntervalMs: options.pollMaxIntervalMs ?? 10_000,
       pollTimeoutMs: options.pollTimeoutMs ?? 300_000,
-      cleanup: cleanupOf(dns),
-      ...(options.journal === undefined ? {} : { journal: options.journal }),
+      cleanup,
+      // The records go into the journal of the clean-up that removes them (a named back end has its own).
+      ...((cleanup.journal ?? options.journal) === undefined ? {} : { journal: cleanup.journal ?? options.journal! }),
       accountUrl: acct.url,
       ...(challenge === undefined ? {} : { challenge }),
       ...(options.http01 === undefined ? {} : { http01: options.http01 }),

@@ -8,6 +8,12 @@ import { writeFileAtomic } from '../store/atomic.js';
 /** Name of the challenge journal in the certificate folder. */
 export const JOURNAL_FILE = '.whisper-challenges.json';
 
+/** The journal file of a config file's named DNS back end (names are `[A-Za-z0-9._-]`, checked by the file's schema). */
+export const backendJournalFile = (backend: string): string => `.whisper-challenges-${backend}.json`;
+
+/** Whether `name` is a challenge journal file of the folder, the default one or a back end's. */
+export const isJournalFile = (name: string): boolean => name === JOURNAL_FILE || /^\.whisper-challenges-[A-Za-z0-9._-]+\.json$/.test(name);
+
 const VERSION = 1;
 
 /**
@@ -31,6 +37,11 @@ export interface ChallengeJournal {
 export interface ChallengeJournalOptions {
   /** @default silent */
   log?: Logger;
+  /**
+   * The file's name in `dir`: a config file's named DNS back end keeps its own journal, so that records a killed run
+   * left behind are removed at start through the back end that wrote them. @default `.whisper-challenges.json`
+   */
+  fileName?: string;
 }
 
 /** One change waiting for the next write: the list it makes of the current one. */
@@ -42,7 +53,7 @@ interface JournalOp {
 
 /** The journal `.whisper-challenges.json` in `dir`. Nothing is read before the first call. */
 export function createChallengeJournal(dir: string, options: ChallengeJournalOptions = {}): ChallengeJournal {
-  const file = path.join(dir, JOURNAL_FILE);
+  const file = path.join(dir, options.fileName ?? JOURNAL_FILE);
   const log = options.log ?? silentLogger();
   let records: TxtRecord[] | undefined;
   let waiting: JournalOp[] = [];

@@ -70,8 +70,8 @@ export interface PolicyPartsOptions {
   readonly log: Logger;
   /** The plan's certificate of an id, once the reconciler exists. */
   readonly find: (id: string) => WantedCert | undefined;
-  /** The folder's certificates at start (policies of certificates the plan does not name yet). */
-  readonly found: readonly StoredCert[];
+  /** The folder's certificates at start (policies of certificates the plan does not name yet), once listed. */
+  readonly found: () => readonly StoredCert[];
   /** File target name → target names (see `fileTargets`). */
   readonly targetNames: ReadonlyMap<string, readonly string[]>;
   readonly timers?: Timers;
@@ -81,14 +81,12 @@ export interface PolicyPartsOptions {
 export function policyParts(o: PolicyPartsOptions): PolicyParts {
   const { policy, config, log } = o;
   const dnsLog = log.child({ component: 'dns' });
-  const backends = createDnsBackends(() => policy.file, config, dnsLog, (p) =>
-    batchDnsProvider(p, { log: dnsLog, ...(o.timers ? { timers: o.timers } : {}) }),
-  );
-  const files = new Map(o.found.map((f) => [f.id, f]));
+  const timers = o.timers ? { timers: o.timers } : {};
+  const backends = createDnsBackends({ file: () => policy.file, config, log: dnsLog, wrap: (p) => batchDnsProvider(p, { log: dnsLog, ...timers }), ...timers });
   const certOf = (id: string): PolicyCertificate | undefined => {
     const wanted = o.find(id);
     if (wanted) return wanted;
-    const file = files.get(id);
+    const file = o.found().find((f) => f.id === id);
     return file ? certOfFile(file) : undefined;
   };
   return {

@@ -1,6 +1,6 @@
 import { promises as fsp, type Dirent } from 'node:fs';
 import path from 'node:path';
-import { JOURNAL_FILE } from '../acme/journal.js';
+import { JOURNAL_FILE, isJournalFile } from '../acme/journal.js';
 import { WhisperError, errorMessage } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { STATE_FILE } from '../state/types.js';
@@ -40,7 +40,7 @@ export async function removeTempFiles(dir: string, options: RemoveTempFilesOptio
   const fs = options.fs ?? nodeFs;
   const log = options.log ?? silentLogger();
 
-  const inRoot = (name: string) => FOLDER_FILES.has(name) || idFile(name, '.pem') || (formatsDir === root && idFile(name, '.p12'));
+  const inRoot = (name: string) => FOLDER_FILES.has(name) || isJournalFile(name) || idFile(name, '.pem') || (formatsDir === root && idFile(name, '.p12'));
   const rootEntries = await entries(root, log);
   let count = await clean(root, rootEntries, inRoot, fs, log);
   const formatEntries = formatsDir === root ? rootEntries : await entries(formatsDir, log);

@@ -106,5 +106,9 @@ domains:
     // Still the BIND back end of the file in force: BIND holds zone B, Route53 does not.
     await verifyAgainstPebble(pebbleEnv, await file(`${late}.${zoneB}`));
     expect(await w.stop()).toBe(0);
+    // Each back end journals its own challenge records (an emptied journal is deleted): none is left behind.
+    for (const journal of ['.whisper-challenges.json', '.whisper-challenges-r53.json', '.whisper-challenges-bind.json']) {
+      expect(await fileOnce(join(folder, journal)), journal).toBeUndefined();
+    }
   }, 300_000);
 });

@@ -175,6 +175,27 @@ describe('IssueOptions.dns', () => {
     await setup({}, { cleanupFor }).issuer.issue(wanted(['www.example.com']));
   });
 
+  it("journals the order's records in its back end's journal (that clean-up's), not the issuer's", async () => {
+    const other = recordingDns('named');
+    const journaled = { main: [] as string[], named: [] as string[] };
+    const journal = (into: string[]) => ({
+      add: async (records: readonly TxtRecord[]) => void into.push(...records.map((r) => `+${r.fqdn}`)),
+      remove: async (records: readonly TxtRecord[]) => void into.push(...records.map((r) => `-${r.fqdn}`)),
+      pending: async () => [],
+      flush: async () => undefined,
+    });
+    const namedJournal = journal(journaled.named);
+    const cleanupFor = (): ChallengeCleanup => ({
+      journal: namedJournal as never,
+      remove: async (_id, records) => namedJournal.remove(records),
+      flush: async () => undefined,
+    });
+    const t = setup({}, { cleanupFor, journal: journal(journaled.main) as never });
+    await t.issuer.issue(wanted(['www.example.com']), { dns: other.dns });
+    expect(journaled.named).toEqual(['+_acme-challenge.www.example.com', '-_acme-challenge.www.example.com']);
+    expect(journaled.main).toEqual([]);
+  });
+
   it('removes the records on the order\'s back end by default', async () => {
     const other = recordingDns('named');
     const t = setup({});

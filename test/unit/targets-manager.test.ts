@@ -356,4 +356,21 @@ describe('DeliveryManager metrics', () => {
     expect(text).toContain('whisper_target_pending{target="t2"} 1');
     await m.stop();
   });
+  it("delivers a certificate only to the targets its policy accepts, at once and when resumed", async () => {
+    const clock = fakeClock();
+    const journal = memoryJournal();
+    const edge = fakeTarget('edge');
+    const aws = fakeTarget('aws');
+    const accepts = (target: string, id: string) => !(id === 'private.example.com' && target === 'aws');
+    const m = manager([edge.target, aws.target], clock, journal, { accepts, load: async (id) => item(id, 'CC') });
+    m.delivered(item('private.example.com', 'AA'));
+    m.delivered(item('public.example.com', 'BB'));
+    await settle();
+    expect(edge.calls.map((c) => c.item.id).sort()).toEqual(['private.example.com', 'public.example.com']);
+    expect(aws.calls.map((c) => c.item.id)).toEqual(['public.example.com']);
+    m.resume([stored('private.example.com', 'CC')]);
+    await settle();
+    expect(aws.calls.map((c) => c.item.id)).toEqual(['public.example.com']);
+    expect(edge.calls.filter((c) => c.item.id === 'private.example.com').map((c) => c.item.serial)).toEqual(['AA', 'CC']);
+  });
 });
