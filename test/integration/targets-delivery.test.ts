@@ -1,14 +1,13 @@
 import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, inject, it } from 'vitest';
 import { startHaproxy } from '../support/haproxy.js';
 import { daemonHarness } from '../support/harness.js';
 import { BIN, eventually, fileOnce, kvGet, registerService, uniq } from '../support/whisper.js';
+import { refusingHaproxySocket } from '../support/fake-haproxy-socket.js';
 import '../support/env-types.js';
 
 const run = promisify(execFile);
@@ -28,32 +27,11 @@ async function targetsOf(folder: string, file: string): Promise<Record<string, T
   return rows.find((r) => r.file === file)?.targets ?? {};
 }
 
-/** A unix socket that records each command and answers like a HAProxy without a runtime API: a target that fails. */
-async function refusingSocket(): Promise<{ path: string; commands: string[] }> {
-  // A unix socket path must stay short (108 bytes): its own temporary folder.
-  const dir = await mkdtemp(join(tmpdir(), 'hxf-'));
-  const path = join(dir, 'admin.sock');
-  const commands: string[] = [];
-  const server = createServer((c) => {
-    c.on('data', (d) => {
-      commands.push(d.toString('utf8').split('\n')[0] ?? '');
-      c.end('Unknown command, but maybe one of the following ones is a better match:\n');
-    });
-    c.on('error', () => undefined);
-  });
-  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(path, resolve));
-  cleanups.push(async () => {
-    await new Promise((resolve) => server.close(resolve));
-    await rm(dir, { recursive: true, force: true });
-  });
-  return { path, commands };
-}
-
 describe('delivery to targets, in the daemon', () => {
   it('a failing target blocks nothing and is journaled; a target added later gets the existing certificate at start, once', async () => {
     const { zone, base, folder } = await folderAndZone();
     const args = [folder, '--directory-url', env.pebble.directoryUrl, '--ca-bundle', env.pebble.tlsCaFile, ...dnsArgs(zone)];
-    const fake = await refusingSocket();
+    const fake = await refusingHaproxySocket(cleanups);
 
     // 1. A target that fails: the certificate is issued, written and notified all the same.
     let w = daemon([...args, '--haproxy-socket', fake.path]);
