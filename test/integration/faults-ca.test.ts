@@ -70,7 +70,7 @@ describe('CA faults', () => {
     for (const name of names) {
       const pem = await eventually(`the certificate of ${name}`, () => fileOnce(join(t.folder, `${name}.${t.zone}.pem`)), 55_000).catch((err: Error) => {
         // What that certificate's jobs went through: a stall and a slow backoff look alike from outside.
-        const trail = w.logs.filter((l) => l.cert === `${name}.${t.zone}` || l.certId === `${name}.${t.zone}`).map((l) => JSON.stringify(l)).join('\n');
+        const trail = w.logs.filter((l) => [l.cert, l.certId, l.id].includes(`${name}.${t.zone}`)).map((l) => JSON.stringify(l)).join('\n');
         throw new Error(`${err.message}\n${trail.slice(-6000)}`);
       });
       await verifyAgainstPebble(caEnv, pem);
