@@ -103,16 +103,18 @@ describe('SFTP target against OpenSSH sshd', () => {
     await target.close?.();
   });
 
-  it.skipIf(!isRoot)('applies --sftp-mode, --sftp-uid and --sftp-gid (as root)', async () => {
+  it('applies --sftp-mode, --sftp-uid and --sftp-gid', async () => {
     const remote = join(dir, 'remote', 'owned');
-    const target = base(remote, { mode: 0o640, uid: 1000, gid: 1001 });
+    // As root, another user's ids; otherwise the only ones sshd lets a user give its files: its own.
+    const [uid, gid] = isRoot ? [1000, 1001] : [process.getuid!(), process.getgid!()];
+    const target = base(remote, { mode: 0o640, uid, gid });
     await target.deliver(item(0x3003n), ctx, new AbortController().signal);
     for (const f of ['pem', 'key', 'crt']) {
       const s = await stat(join(remote, `${ID}.${f}`));
-      expect([s.mode & 0o777, s.uid, s.gid]).toEqual([0o640, 1000, 1001]);
+      expect([s.mode & 0o777, s.uid, s.gid]).toEqual([0o640, uid, gid]);
     }
     const folder = await stat(remote);
-    expect([folder.mode & 0o777, folder.uid, folder.gid]).toEqual([0o750, 1000, 1001]);
+    expect([folder.mode & 0o777, folder.uid, folder.gid]).toEqual([0o750, uid, gid]);
     // Owner or mode changed by hand: the same serial again puts them back without rewriting the files.
     await run('chmod', ['0644', join(remote, `${ID}.key`)]);
     const ino = (await stat(join(remote, `${ID}.key`))).ino;
