@@ -1,8 +1,8 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { WhisperError, errorMessage } from '../errors.js';
+import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
-import { formatListen, type ListenAddress } from './address.js';
+import { listenOn } from './listen.js';
+import type { ListenAddress } from './address.js';
 import type { WhisperMetrics } from './metrics.js';
 import type { Health } from './health.js';
 import type { Readiness } from './ready.js';
@@ -54,7 +54,6 @@ async function route(req: IncomingMessage, res: ServerResponse, options: HttpSer
  * `CONFIG_INVALID` naming `--listen` when the address cannot be bound.
  */
 export async function startHttpServer(options: HttpServerOptions): Promise<HttpServer> {
-  const where = formatListen(options.listen);
   const server = createServer((req, res) => {
     route(req, res, options).catch((err: unknown) => {
       options.log.warn({ path: req.url, err: errorMessage(err) }, 'HTTP request failed');
@@ -62,29 +61,5 @@ export async function startHttpServer(options: HttpServerOptions): Promise<HttpS
       else res.end();
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    const onError = (err: NodeJS.ErrnoException) => {
-      const why = err.code === 'EADDRINUSE' ? 'the address is already in use' : err.code === 'EACCES' ? 'permission denied' : err.message;
-      reject(new WhisperError('CONFIG_INVALID', `--listen ${where}: cannot listen: ${why}`, { cause: err }));
-    };
-    server.once('error', onError);
-    server.listen(options.listen.port, options.listen.host, () => {
-      server.off('error', onError);
-      resolve();
-    });
-  });
-  server.on('error', (err) => options.log.warn({ err: errorMessage(err) }, 'HTTP server error'));
-  const port = (server.address() as AddressInfo).port;
-  options.log.info({ listen: formatListen({ host: options.listen.host, port }) }, 'metrics and health endpoints listening');
-  let closed: Promise<void> | undefined;
-  return {
-    port,
-    close() {
-      closed ??= new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
-      return closed;
-    },
-  } satisfies HttpServer;
+  return listenOn(server, options.listen, '--listen', 'metrics and health endpoints', options.log);
 }

@@ -1,8 +1,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { WhisperError, errorMessage } from '../errors.js';
+import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
-import { formatListen, type ListenAddress } from '../http/address.js';
+import { listenOn } from '../http/listen.js';
+import type { ListenAddress } from '../http/address.js';
 import type { Http01Lookup } from './solver.js';
 import { CHALLENGE_PATH, isAcmeToken } from './token.js';
 
@@ -66,30 +66,5 @@ export async function startHttp01Responder(options: Http01ResponderOptions): Pro
     });
   });
   server.requestTimeout = options.requestTimeoutMs ?? 10_000;
-  const where = formatListen(options.listen);
-  await new Promise<void>((resolve, reject) => {
-    const onError = (err: NodeJS.ErrnoException) => {
-      const why = err.code === 'EADDRINUSE' ? 'the address is already in use' : err.code === 'EACCES' ? 'permission denied' : err.message;
-      reject(new WhisperError('CONFIG_INVALID', `--http01-listen ${where}: cannot listen: ${why}`, { cause: err }));
-    };
-    server.once('error', onError);
-    server.listen(options.listen.port, options.listen.host, () => {
-      server.off('error', onError);
-      resolve();
-    });
-  });
-  server.on('error', (err) => options.log.warn({ err: errorMessage(err) }, 'HTTP-01 responder error'));
-  const port = (server.address() as AddressInfo).port;
-  options.log.info({ listen: formatListen({ host: options.listen.host, port }) }, 'HTTP-01 responder listening');
-  let closed: Promise<void> | undefined;
-  return {
-    port,
-    close() {
-      closed ??= new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
-      return closed;
-    },
-  };
+  return listenOn(server, options.listen, '--http01-listen', 'HTTP-01 responder', options.log);
 }
