@@ -1,3 +1,4 @@
+import { isNetworkError, type SdkErrorShape } from '../aws/sdk-error.js';
 import {
   ChangeResourceRecordSetsCommand,
   GetChangeCommand,
@@ -87,24 +88,6 @@ const RETRYABLE_NAMES = new Set([
   'ServiceUnavailable',
   'InternalFailure',
 ]);
-const NETWORK_CODES = new Set([
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'EPIPE',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-]);
-
-interface SdkErrorShape {
-  name?: unknown;
-  code?: unknown;
-  message?: unknown;
-  $fault?: unknown;
-  $metadata?: { httpStatusCode?: unknown };
-}
 
 /** Whether an error (an SDK error, or a {@link WhisperError} caused by one) is an IAM refusal. */
 export function isAccessDenied(err: unknown): boolean {
@@ -132,7 +115,7 @@ export function isRetryableRoute53Error(err: unknown): boolean {
   if (isThrottlingError(err)) return true;
   const e = err as SdkErrorShape;
   if (typeof e.name === 'string' && RETRYABLE_NAMES.has(e.name)) return true;
-  if (typeof e.code === 'string' && NETWORK_CODES.has(e.code)) return true;
+  if (isNetworkError(err)) return true;
   const status = e.$metadata?.httpStatusCode;
   if (typeof status === 'number' && status >= 500) return true;
   return e.$fault === 'server';

@@ -1,3 +1,4 @@
+import { isNetworkError, sdkShape } from '../../aws/sdk-error.js';
 import { WhisperError } from '../../errors.js';
 
 // What the AWS APIs answer when a caller is too fast.
@@ -24,42 +25,20 @@ const RETRYABLE_NAMES = new Set([
   'InternalServiceError',
   'PreconditionFailed',
 ]);
-const NETWORK_CODES = new Set([
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'EPIPE',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-]);
-
-interface SdkErrorShape {
-  name?: unknown;
-  code?: unknown;
-  message?: unknown;
-  $fault?: unknown;
-  $metadata?: { httpStatusCode?: unknown };
-}
-
-function shape(err: unknown): SdkErrorShape {
-  return typeof err === 'object' && err !== null ? (err as SdkErrorShape) : {};
-}
 
 /** The AWS error name of an SDK error (`ThrottlingException`, `NoSuchEntity`), `''` for anything else. */
 export function awsErrorName(err: unknown): string {
   const inner = err instanceof WhisperError ? err.cause : err;
-  const name = shape(inner).name;
+  const name = sdkShape(inner).name;
   return typeof name === 'string' ? name : '';
 }
 
 /** Whether an SDK error may succeed when tried again later: throttling, HTTP 429 and 5xx, network, timeouts. */
 export function isRetryableAwsError(err: unknown): boolean {
-  const e = shape(err);
+  const e = sdkShape(err);
   const name = typeof e.name === 'string' ? e.name : '';
   if (THROTTLING_NAMES.has(name) || RETRYABLE_NAMES.has(name)) return true;
-  if (typeof e.code === 'string' && NETWORK_CODES.has(e.code)) return true;
+  if (isNetworkError(err)) return true;
   const status = e.$metadata?.httpStatusCode;
   if (status === 429 || (typeof status === 'number' && status >= 500)) return true;
   if (status === 400 && typeof e.message === 'string' && /rate exceeded/i.test(e.message)) return true;
@@ -80,7 +59,7 @@ export function scrubPem(text: string): string {
  */
 export function awsError(err: unknown, what: string): WhisperError {
   if (err instanceof WhisperError) return err;
-  const e = shape(err);
+  const e = sdkShape(err);
   const name = typeof e.name === 'string' ? e.name : 'Error';
   if (name === 'AbortError') return new WhisperError('ABORTED', `${what}: aborted`, { cause: err });
   const raw = typeof e.message === 'string' ? e.message : String(err);
