@@ -3,24 +3,7 @@
  * targets): dates as ISO strings, checked field by field on the way in.
  */
 import type { CertError, TargetJournalData, TargetRecord } from './types.js';
-
-type Json = Record<string, unknown>;
-
-function object(v: unknown, where: string): Json {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error(`${where} is not an object`);
-  return v as Json;
-}
-
-function string(v: unknown, where: string): string {
-  if (typeof v !== 'string') throw new Error(`${where} is not a string`);
-  return v;
-}
-
-function date(v: unknown, where: string): Date {
-  const d = new Date(string(v, where));
-  if (Number.isNaN(d.getTime())) throw new Error(`${where} is not a date`);
-  return d;
-}
+import { date, object, string, type Json } from './json-read.js';
 
 function encodeRecord(r: TargetRecord): Json {
   const out: Json = {};

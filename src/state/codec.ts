@@ -6,8 +6,7 @@ import { BUCKET_KINDS, type BucketKind } from '../limits/config.js';
 import type { BudgetEvent } from '../limits/replay.js';
 import { STATE_VERSION, type CertError, type CertState, type WhisperState } from './types.js';
 import { decodeTargets, encodeTargets } from './codec-targets.js';
-
-type Json = Record<string, unknown>;
+import { date, object, string, type Json } from './json-read.js';
 
 const iso = (d: Date | number): string => new Date(d).toISOString();
 
@@ -61,22 +60,6 @@ export function encodeState(state: WhisperState, options: { readonly compact?: b
 }
 
 // ---- decoding: each helper throws an Error naming the faulty field ----
-
-function object(v: unknown, where: string): Json {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error(`${where} is not an object`);
-  return v as Json;
-}
-
-function string(v: unknown, where: string): string {
-  if (typeof v !== 'string') throw new Error(`${where} is not a string`);
-  return v;
-}
-
-function date(v: unknown, where: string): Date {
-  const d = new Date(string(v, where));
-  if (Number.isNaN(d.getTime())) throw new Error(`${where} is not a date`);
-  return d;
-}
 
 function names(v: unknown, where: string): string[] {
   if (!Array.isArray(v) || v.length === 0) throw new Error(`${where} is not a list of names`);
