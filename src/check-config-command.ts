@@ -1,16 +1,10 @@
 import { Command, CommanderError, Option } from 'commander';
 import { buildConfig, type Config } from './config.js';
 import { OPTIONS } from './options.js';
-import { errorMessage, isWhisperError, WhisperError } from './errors.js';
+import { errorMessage, isWhisperError } from './errors.js';
 import { createConsulApi, type ConsulApi } from './consul/api.js';
-import { readCatalogs } from './consul/datacenters-read.js';
-import { serviceNameOf } from './consul/datacenters.js';
-import { kvEntries } from './consul/kv-watch.js';
-import { IncrementalPlanner } from './plan/incremental.js';
-import { staticKeyPrefix } from './plan/static.js';
-import type { Plan } from './plan/planner.js';
+import { planOnce } from './plan-once.js';
 import { loadPolicyFile, type ReadTextFile } from './policy/file.js';
-import type { PolicyFile } from './policy/file-types.js';
 import { checkConfigReport, formatCheckConfig, formatCheckConfigJson } from './policy/report.js';
 
 /** What {@link checkConfigCommand} needs from its process; tests pass their own. */
@@ -25,30 +19,6 @@ export interface CheckConfigIo {
   readonly consul?: ConsulApi;
   /** Reads the config file and its secret files. @default fs.readFile utf8 */
   readonly readFile?: ReadTextFile;
-}
-
-/**
- * The plan of the catalog (unless `consul` is undefined), the KV static entries and the static domains (the file's
- * and the environment's), read once, as the daemon would plan it now. Contacts no CA, changes no DNS, writes nothing.
- */
-export async function planOnce(config: Config, file: PolicyFile, consul: ConsulApi | undefined): Promise<Plan> {
-  const planner = new IncrementalPlanner({
-    ...(config.consul.datacenters ? { serviceName: serviceNameOf } : {}),
-    allowDomains: config.allowDomains,
-    allowWildcard: config.allowWildcard,
-    domains: config.domains,
-    listenPaths: config.listenPaths,
-    ...(config.staticDomains ? { staticDomains: config.staticDomains } : {}),
-  });
-  if (consul !== undefined) {
-    planner.update(await readCatalogs(consul, config.consul.datacenters), 'all');
-    for (const prefix of config.listenPaths) {
-      if (consul.kvList === undefined) throw new WhisperError('INTERNAL', 'this Consul client cannot list KV prefixes');
-      const { items } = await consul.kvList(staticKeyPrefix(prefix), {});
-      planner.updateStatic(prefix, kvEntries(items));
-    }
-  }
-  return planner.updateDomains('file', file.domains);
 }
 
 function command(io: CheckConfigIo): Command {

@@ -1,16 +1,11 @@
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
-import { WhisperError, isWhisperError, errorMessage } from './errors.js';
+import { isWhisperError, errorMessage } from './errors.js';
 import type { ConsulApi } from './consul/api.js';
 import type { CertStore, StoredCert } from './store/types.js';
 import type { Plan } from './plan/planner.js';
-import { IncrementalPlanner } from './plan/incremental.js';
-import { withPolicyNames } from './policy/apply.js';
 import { loadPolicyAtStart } from './policy/run.js';
-import { staticKeyPrefix } from './plan/static.js';
-import { kvEntries } from './consul/kv-watch.js';
-import { readCatalogs } from './consul/datacenters-read.js';
-import { serviceNameOf } from './consul/datacenters.js';
+import { planOnce } from './plan-once.js';
 import { orderReason } from './reconcile.js';
 import { supersededByPlan, type DryRunSuperseded } from './dryrun-supersede.js';
 
@@ -38,24 +33,9 @@ export interface DryRunResult {
  * CA, changes no DNS, writes nothing (a folder that does not exist yet reads as empty).
  */
 export async function dryRun(config: Config, consul: ConsulApi, store: CertStore, log: Logger, now = Date.now()): Promise<DryRunResult> {
-  const services = await readCatalogs(consul, config.consul.datacenters);
-  const planner = new IncrementalPlanner({
-    ...(config.consul.datacenters ? { serviceName: serviceNameOf } : {}),
-    allowDomains: config.allowDomains,
-    allowWildcard: config.allowWildcard,
-    domains: config.domains,
-    listenPaths: config.listenPaths,
-    ...(config.staticDomains ? { staticDomains: config.staticDomains } : {}),
-  });
-  planner.update(services, 'all');
-  for (const prefix of config.listenPaths) {
-    if (consul.kvList === undefined) throw new WhisperError('INTERNAL', 'this Consul client cannot list KV prefixes');
-    const { items } = await consul.kvList(staticKeyPrefix(prefix), {});
-    planner.updateStatic(prefix, kvEntries(items));
-  }
-  // `--config`: the file's `domains:` and its rules' extra names, as the daemon would plan them.
+  // The daemon's plan now, `--config`'s `domains:` and the rules' extra names included.
   const policy = await loadPolicyAtStart(config);
-  const plan = policy ? withPolicyNames(planner.updateDomains('file', policy.file?.domains ?? []), (c) => policy.policyOf(c)) : planner.plan;
+  const plan = await planOnce(config, policy?.file, consul, policy ? (c) => policy.policyOf(c) : undefined);
   const items: DryRunItem[] = [];
   for (const cert of plan.certs) {
     let stored: StoredCert | undefined;
