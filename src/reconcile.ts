@@ -154,9 +154,9 @@ export class Reconciler {
    * Acts on a new plan: logs the problems `touched` selects and those of static entries the plan acted on so far
    * did not have, then queues what was added or changed and forgets what went away.
    */
-  private apply(planned: Plan, touched: (p: PlanProblem) => boolean): void {
+  private apply(planned: Plan, touched: (p: PlanProblem) => boolean, force = false): void {
     let next = planned;
-    if (next === this.raw) return;
+    if (next === this.raw && !force) return;
     this.raw = next;
     if (this.deps.policyOf) next = withPolicyNames(next, this.deps.policyOf);
     const before = new Set(this.plan.problems.map(problemKey));
@@ -320,8 +320,8 @@ export class Reconciler {
    */
   policyChanged(domains: readonly (readonly string[])[]): void {
     const next = this.planner.updateDomains('file', domains);
-    this.raw = { ...this.raw };
-    if (this.catalogSeen) this.apply(next, () => false);
+    // Applied even when the planner's plan is the same: the policies' extra names may have changed.
+    if (this.catalogSeen) this.apply(next, () => false, true);
   }
 
   /** Throws `RATE_LIMIT_DEFERRED` when the budget holds `order` back now. */

@@ -12,6 +12,8 @@ import { PolicyHolder } from './holder.js';
 import type { PolicyCertificate } from './match.js';
 import { acceptsTarget } from './targets.js';
 import { watchPolicyFile } from './watch.js';
+import type { CertPolicy, OnRemoval } from './types.js';
+import type { RenewBefore } from '../lifecycle/schedule.js';
 
 /**
  * Every challenge the file asks for can be answered: `http-01` needs `--http01-listen` or `--http01-webroot`.
@@ -52,11 +54,11 @@ export interface PolicyParts {
   readonly backends: DnsBackends;
   /** The reconciler's policy deps. */
   readonly reconciler: {
-    readonly policyOf: (cert: WantedCert) => ReturnType<PolicyHolder['policyOf']>;
+    readonly policyOf: (cert: WantedCert) => CertPolicy;
     readonly dnsBackend: DnsBackends['get'];
-    readonly onRemovalOf: (file: StoredCert) => ReturnType<PolicyHolder['policyOf']>['onRemoval'];
+    readonly onRemovalOf: (file: StoredCert) => OnRemoval;
   };
-  readonly renewBeforeOf: (cert: WantedCert) => ReturnType<PolicyHolder['policyOf']>['renewBefore'];
+  readonly renewBeforeOf: (cert: WantedCert) => RenewBefore | undefined;
   /** Which target takes which certificate; `find` gives the plan's certificate of an id when it has one. */
   readonly accepts: (target: string, id: string) => boolean;
   /** Starts watching the file: reloads go to the holder, then to `changed` (the reconciler re-plans). Returns a stop. */
