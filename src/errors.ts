@@ -26,6 +26,10 @@ export type ErrorCode =
   | 'TARGET_HAPROXY'
   | 'TARGET_AWS'
   | 'TARGET_SFTP'
+  | 'NOT_FOUND'
+  | 'UNAUTHORIZED'
+  | 'FOLDER_LOCKED'
+  | 'HISTORY'
   | 'ABORTED'
   | 'INTERNAL';
 
