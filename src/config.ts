@@ -105,6 +105,13 @@ export interface Config {
   readonly kvEncryption?: { readonly file: string; readonly keyring: Keyring };
   /** Address of the metrics and health server (`--listen`); absent: no server. */
   readonly listen?: ListenAddress;
+  /**
+   * `--admin-token-file`: the admin API's bearer token (trimmed; a secret, never logged). Absent: the API is
+   * read-only and answers loopback clients only.
+   */
+  readonly adminToken?: string;
+  /** `--history-days`: days of history kept in `.whisper-history.sqlite`. @default 400 */
+  readonly historyDays: number;
   /** Delivery targets beside the folder (`--haproxy-socket`, `--target`); absent: the folder alone. */
   readonly targets?: TargetsConfig;
   /** `--config`: the per-certificate policy file (absolute); absent: no file. */
@@ -322,6 +329,10 @@ export function buildConfig(folder: string | undefined, raw: Raw, options: Build
     ...(str('sftpGid') ? { sftpGid: str('sftpGid')! } : {}),
   });
   const configFile = file('config');
+  const adminTokenFile = file('adminTokenFile');
+  const adminToken = adminTokenFile ? readSecretFile('--admin-token-file', adminTokenFile, read).trim() : undefined;
+  if (adminTokenFile && (adminToken === undefined || adminToken.length < 16)) throw invalid('--admin-token-file', `${adminTokenFile} must hold a token of at least 16 characters`);
+  if (adminTokenFile && !/^[\x21-\x7e]+$/.test(adminToken!)) throw invalid('--admin-token-file', `${adminTokenFile} must hold one token of printable ASCII without spaces`);
   const staticDomains = parseStaticDomains(str('staticDomains'), flag('staticDomains'));
   const explicitOptions = explicitKeys(raw, env);
   const config: Config = {
@@ -372,6 +383,8 @@ export function buildConfig(folder: string | undefined, raw: Raw, options: Build
     storePrefix,
     ...(kvEncryption ? { kvEncryption } : {}),
     ...(listen ? { listen } : {}),
+    ...(adminToken ? { adminToken } : {}),
+    historyDays: positiveInt('--history-days', str('historyDays')!, 36_500),
     ...(targets ? { targets } : {}),
     ...(configFile ? { configFile } : {}),
     ...(staticDomains.length > 0 ? { staticDomains } : {}),

@@ -93,5 +93,7 @@ export const OPTIONS: readonly OptionSpec[] = [
   { key: 'sftpMode', flags: '--sftp-mode <octal>', env: ['WHISPER_SFTP_MODE'], help: 'mode of the files sftp:// targets write, in octal (e.g. 640; default: the target\'s, 600)' },
   { key: 'sftpUid', flags: '--sftp-uid <n>', env: ['WHISPER_SFTP_UID'], help: 'owner (numeric user id) of the files sftp:// targets write (default: the login\'s)' },
   { key: 'sftpGid', flags: '--sftp-gid <n>', env: ['WHISPER_SFTP_GID'], help: 'group (numeric id) of the files sftp:// targets write (default: the login\'s)' },
-  { key: 'listen', flags: '--listen <host:port>', env: ['WHISPER_LISTEN'], help: 'serve /metrics, /healthz and /readyz on this address, e.g. 127.0.0.1:9400 (default: off)' },
+  { key: 'listen', flags: '--listen <host:port>', env: ['WHISPER_LISTEN'], help: 'serve /metrics, /healthz, /readyz, the admin API (/api/) and the dashboard (/) on this address, e.g. 127.0.0.1:9400 (default: off; see docs/operations.md)' },
+  { key: 'adminTokenFile', flags: '--admin-token-file <file>', env: ['WHISPER_ADMIN_TOKEN_FILE'], help: 'file holding the bearer token of the admin API: with it the API answers on any address and allows actions (renew, revoke); without it the API is read-only and answers loopback clients only' },
+  { key: 'historyDays', flags: '--history-days <days>', env: ['WHISPER_HISTORY_DAYS'], default: '400', help: 'days of order, failure and delivery history kept in .whisper-history.sqlite in the folder' },
 ];
