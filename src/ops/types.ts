@@ -100,6 +100,21 @@ export interface OpsBackend {
   /** Queues a renewal now (budget permitting): `force` renews even when it is not due. */
   renew(id: string, opts: { readonly force: boolean; readonly by: ActionSource }): Promise<RenewResult>;
   revoke(id: string, opts: { readonly reason: RevocationReason; readonly by: ActionSource }): Promise<RevokeResult>;
+  /**
+   * Adopts certificates issued elsewhere (`whisper-ts import`): each PEM holds the leaf, its chain and its private key;
+   * it is validated, written under the id its names give, and renewed on schedule from then on. All or nothing: one
+   * invalid PEM fails the call (`CONFIG_INVALID` naming it) before anything is written.
+   */
+  importCerts(pems: readonly { readonly name: string; readonly pem: string }[], opts: { readonly by: ActionSource }): Promise<ImportResult[]>;
+}
+
+/** One adopted certificate. */
+export interface ImportResult {
+  readonly id: string;
+  readonly file: string;
+  readonly names: readonly string[];
+  readonly serial: string;
+  readonly notAfter: string;
 }
 
 /** A live update for the dashboard (server-sent events): a new history row, or a change to re-read. */

@@ -45,6 +45,16 @@ export interface CertState {
    * wanted again. An `on_removal: delete_after` policy counts from here.
    */
   readonly unwantedSince?: Date;
+  /**
+   * An operator asked for a renewal now (the admin API, `whisper-ts renew --force`, or a revocation's replacement):
+   * the next decision orders it whatever the schedule says, budget permitting. Cleared once a new certificate is stored.
+   */
+  readonly renewRequested?: { readonly at: Date; readonly by: string };
+  /**
+   * Adopted by `whisper-ts import`: the names it covers. The daemon wants it (renews it on schedule) as long as this
+   * is set, like a `domains:` entry of the config file.
+   */
+  readonly imported?: { readonly names: readonly string[]; readonly at: Date };
 }
 
 /**
