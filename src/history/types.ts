@@ -24,6 +24,28 @@ export type HistoryKind =
   | 'imported'
   | 'account';
 
+const KINDS: Readonly<Record<HistoryKind, true>> = {
+  order: true,
+  issued: true,
+  failed: true,
+  deferred: true,
+  delivered: true,
+  'delivery-failed': true,
+  notified: true,
+  'renew-requested': true,
+  revoked: true,
+  imported: true,
+  account: true,
+};
+
+/** Every {@link HistoryKind} (for validating a `--kind` or an API filter). */
+export const HISTORY_KINDS: readonly HistoryKind[] = Object.keys(KINDS) as HistoryKind[];
+
+/** Whether a string is a {@link HistoryKind}. */
+export function isHistoryKind(value: string): value is HistoryKind {
+  return Object.hasOwn(KINDS, value);
+}
+
 /** The ACME problem document of a failure (RFC 8555 §6.7), as far as the CA gave one. */
 export interface HistoryProblem {
   readonly type?: string;
