@@ -149,7 +149,8 @@ export function createAcmeClientFactory(options: TransportOptions = {}): AcmeCli
       if (!badNonce && method.toLowerCase() !== 'head') keepNonce(shared, answer, now().getTime());
       if (answer.status >= 400 && !badNonce) throw answerError(what, url, answer, now());
       const pem = contentType(answer).includes('pem-certificate-chain');
-      if (method.toLowerCase() !== 'head' && typeof answer.data === 'string' && !pem) {
+      // An empty 200 is an answer without a body (revoke-cert and key-change: the status is the CA's yes).
+      if (method.toLowerCase() !== 'head' && typeof answer.data === 'string' && answer.data !== '' && !pem) {
         throw new WhisperError('ACME_BAD_RESPONSE', `${what}: the CA answered HTTP ${answer.status} with a body that is not JSON at ${url}`);
       }
       return answer;

@@ -67,10 +67,15 @@ export type AcmeClient = Pick<
   | 'finalizeOrder'
   | 'getCertificate'
   | 'deactivateAuthorization'
-> & {
-  /** The directory object (cached by the client). */
-  directory(): Promise<Record<string, unknown>>;
-};
+> &
+  /**
+   * Account operations (`account rollover`, `account deactivate`, `revoke`): optional, so that an issuer's client need
+   * not have them; the operations refuse a client without the one they need.
+   */
+  Partial<Pick<Client, 'updateAccount' | 'updateAccountKey' | 'revokeCertificate'>> & {
+    /** The directory object (cached by the client). */
+    directory(): Promise<Record<string, unknown>>;
+  };
 
 /** What a client is made for: one account, one purpose (named in error messages), one signal. */
 export interface AcmeClientSpec {

@@ -4,7 +4,7 @@ import type { Logger } from '../log.js';
 import type { ConsulApi } from '../consul/api.js';
 import { sameKey } from '../store/account-key.js';
 import { tryPrivateKey } from '../store/pem.js';
-import type { AccountRecord, CertStore } from '../store/types.js';
+import type { AccountRecord, AccountRotation, CertStore } from '../store/types.js';
 import type { KvCodec } from './kv-crypto.js';
 import { assertKvValueSize } from './kv-store.js';
 
@@ -52,7 +52,8 @@ export function decodeAccount(kvKey: string, text: string): AccountRecord {
  * key file it resolves, `-a`, `.acme` or `~/.acme`; rewriting
  * it with the current encryption key when it is not), and
  * `writeAccount` creates it with check-and-set (of two instances creating one at once, the second keeps the first's)
- * and adds URLs without losing those of others. The folder (`inner`) is kept as a cache of it, so `status` and a run
+ * and adds URLs without losing those of others; `rotateAccount` replaces it on purpose (key rollover, deactivation),
+ * with check-and-set against the key it replaces. The folder (`inner`) is kept as a cache of it, so `status` and a run
  * without `--ha` find the same account; a different local account is kept aside, never deleted, and a key file the
  * user gave is never touched (see {@link cacheAccount}). Consul being
  * unreachable is an error, never a reason to use the folder's account.
@@ -121,6 +122,32 @@ export function createKvAccountStore(inner: CertStore, options: KvAccountOptions
     throw kvBusy(key);
   }
 
+  /**
+   * A deliberate replacement (key rollover, deactivation): check-and-set of `to` only while KV still holds `from`'s
+   * key (or already `to`'s: safe to repeat), `to`'s URLs exactly. Then the folder's copy follows, the old key kept
+   * aside there; that copy failing is only a warning (KV is what counts, and every read caches it again).
+   */
+  async function rotateAccount(from: AccountRecord, to: AccountRecord, why: AccountRotation): Promise<string | undefined> {
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      const shared = await readKv();
+      const holdsTo = shared.record !== undefined && sameKey(shared.record.key, to.key);
+      if (shared.record && !holdsTo && !sameKey(shared.record.key, from.key)) {
+        throw new WhisperError('ACME_ACCOUNT', `Consul KV key ${key} holds another ACME account than the one being replaced (another instance changed it); nothing was replaced there`);
+      }
+      const same = holdsTo && shared.current === true && isDeepStrictEqual(shared.record?.urls, to.urls);
+      if (!same && !(await put(to, shared.index))) continue;
+      if (!same) log.info({ key, why }, 'the cluster\'s ACME account key replaced in Consul KV');
+      try {
+        if (inner.rotateAccount) return await inner.rotateAccount(from, to, why);
+        await cache(to);
+      } catch (err) {
+        log.warn({ key, err: errorMessage(err) }, 'the folder\'s copy of the ACME account did not follow Consul KV\'s; the cluster\'s is used');
+      }
+      return undefined;
+    }
+    throw kvBusy(key);
+  }
+
   return {
     read: (id) => inner.read(id),
     ...(inner.readKey ? { readKey: (id: string) => inner.readKey!(id) } : {}),
@@ -130,6 +157,7 @@ export function createKvAccountStore(inner: CertStore, options: KvAccountOptions
     ...(inner.checkWritable ? { checkWritable: () => inner.checkWritable!() } : {}),
     readAccount,
     writeAccount,
+    rotateAccount,
   } satisfies CertStore;
 }
 

@@ -1,5 +1,6 @@
 import { constants, promises as fsp } from 'node:fs';
 import path from 'node:path';
+import { homedir } from 'node:os';
 import { WhisperError } from '../errors.js';
 
 /** The account key file's name, in the certificate folder and in the home folder (whisper's name). */
@@ -125,4 +126,14 @@ export async function resolveAccountKeyFile(places: AccountKeyPlaces, fs: KeyPat
     if (there) break;
   }
   return chooseAccountKeyFile(places, (file) => found.get(file) ?? false);
+}
+
+/** `<account key file>.next` of the account key file the folder store resolves (`-a`, the folder's `.acme`, `~/.acme`). */
+export async function pendingKeyFileOf(config: { readonly certDir: string; readonly acmeKeyFile?: string }): Promise<string> {
+  const keyFile = await resolveAccountKeyFile({
+    folder: config.certDir,
+    ...(config.acmeKeyFile ? { file: config.acmeKeyFile } : {}),
+    home: homedir(),
+  });
+  return `${keyFile.file}.next`;
 }

@@ -4,13 +4,14 @@ import { WhisperError, errorMessage } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { readAccountFiles, replaceAccountFiles, writeAccountFiles, type AccountFiles } from './account-files.js';
 import { describeSource, resolveAccountKeyFile, type KeyPathFs } from './account-key-path.js';
+import { rotateAccountFiles } from './account-rotate.js';
 import { ensureDir, nodeFs, writeFileAtomic, type AtomicFs } from './atomic.js';
 import { removeCertbot, removePkcs12, writeCertbot, writePkcs12, type FormatContext, type StoreFormat } from './formats.js';
 import { assertValidId, isMultiHostId, isValidId } from './ids.js';
 import { checkBundle, describeCert, parseStoredFile, pemBlocks, withNewline } from './pem.js';
 import { probeWritable } from './probe.js';
 import { removeTempFiles } from './temp-files.js';
-import type { AccountRecord, CertBundle, CertStore, StoredCert } from './types.js';
+import type { AccountRecord, AccountRotation, CertBundle, CertStore, StoredCert } from './types.js';
 
 /** Options of {@link createFolderStore}. */
 export interface FolderStoreOptions {
@@ -188,6 +189,10 @@ export function createFolderStore(dir: string, options: FolderStoreOptions = {})
     return replaceAccountFiles(await accountFiles(), account, fs, now());
   }
 
+  async function rotateAccount(from: AccountRecord, to: AccountRecord, why: AccountRotation): Promise<string | undefined> {
+    return rotateAccountFiles(await accountFiles(), from, to, why, fs, now());
+  }
+
   const cleanTemp = () => removeTempFiles(root, { formatsDir: formatCtx.dir, fs, log });
 
   async function checkWritable(): Promise<void> {
@@ -204,7 +209,7 @@ export function createFolderStore(dir: string, options: FolderStoreOptions = {})
     }
   }
 
-  return { read, readKey, list, write, remove, readAccount, writeAccount, replaceAccount, checkWritable, removeTempFiles: cleanTemp } satisfies FolderStore;
+  return { read, readKey, list, write, remove, readAccount, writeAccount, replaceAccount, rotateAccount, checkWritable, removeTempFiles: cleanTemp } satisfies FolderStore;
 }
 
 /**

@@ -34,6 +34,9 @@ export interface AccountRecord {
   readonly urls: Readonly<Record<string, string>>;
 }
 
+/** Why an account key is replaced on purpose: a key rollover (`old`) or a deactivated account (`deactivated`). */
+export type AccountRotation = 'old' | 'deactivated';
+
 /**
  * Where certificates and the account live. The folder implementation writes whisper's layout;
  * every write is atomic (temporary file, fsync, rename) and key material is mode 0600.
@@ -70,6 +73,15 @@ export interface CertStore {
    * that caches a shared account (Consul KV under `--ha`). @returns what was kept aside, if anything.
    */
   replaceAccount?(account: AccountRecord): Promise<string | undefined>;
+  /**
+   * Deliberately replace the account that holds `from`'s key with `to` (an ACME key rollover, or a fresh key after a
+   * deactivation), `to`'s URLs exactly as given. The old key and its URLs are kept aside, never deleted, as
+   * `<file>.<why>-<time>` (`why`: `old` or `deactivated`). Safe to repeat: a store already holding `to`'s key only
+   * takes `to`'s URLs. A store holding neither key refuses with `ACME_ACCOUNT` (someone else changed the account).
+   * Unlike {@link replaceAccount}, a key file the user gave (`-a`, `~/.acme`) is replaced too: the operator asked.
+   * @returns what was kept aside, if anything.
+   */
+  rotateAccount?(from: AccountRecord, to: AccountRecord, why: AccountRotation): Promise<string | undefined>;
   /**
    * Throws a retryable `STORE_WRITE` naming the place and the process's user id when a new certificate could not
    * be written there now. Asked before every order, so that nothing is ordered that could not be kept.

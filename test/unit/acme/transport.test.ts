@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { createAcmeClientFactory } from '../../../src/acme/transport.js';
 import { hasProblemType } from '../../../src/acme/problems.js';
-import { makeKey } from '../store/x509-fixture.js';
+import { makeBundle, makeKey } from '../store/x509-fixture.js';
 import { failure } from '../failure.js';
 
 interface Reply {
@@ -44,7 +44,7 @@ beforeEach(async () => {
     const path = req.url ?? '/';
     if (path === '/dir') {
       directoryFetches += 1;
-      send(res, { status: 200, body: { newNonce: `${base}/nonce`, newAccount: `${base}/acct`, newOrder: `${base}/order` } });
+      send(res, { status: 200, body: { newNonce: `${base}/nonce`, newAccount: `${base}/acct`, newOrder: `${base}/order`, revokeCert: `${base}/revoke` } });
       return;
     }
     if (path === '/nonce') {
@@ -127,6 +127,12 @@ describe('hooked acme-client transport', () => {
     const err = await failure(order());
     expect(err.code).toBe('ACME_BAD_RESPONSE');
     expect(err.message).toContain('not JSON');
+  });
+
+  it('takes an empty 200 as the CA\'s yes (revoke-cert and key-change answer without a body)', async () => {
+    handler = (path) => (path === '/revoke' ? { status: 200, body: '' } : { status: 500, body: 'unexpected' });
+    await client().revokeCertificate!(makeBundle(['www.example.com']).cert, { reason: 1 });
+    expect(posts).toEqual(['/revoke']);
   });
 
   it('maps a refusing problem document to a non-retryable ACME_ORDER', async () => {
