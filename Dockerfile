@@ -28,6 +28,8 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force && find node_modules -name '*.map' -delete \
     && rm -rf /root/.npm
 COPY --from=build /src/dist ./dist
+# The dashboard's static files (no build step), served by --listen at /.
+COPY web ./web
 COPY docker/entrypoint.sh docker/healthcheck.mjs ./docker/
 # /root becomes traversable (not listable) so that whisper's mounts under /root (.aws/credentials, .aws/config,
 # .acme) reach the non-root user; the entrypoint points the daemon at them.

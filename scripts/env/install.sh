@@ -2,7 +2,7 @@
 # Installs what the integration tests run against, once; later runs find everything cached and return in a second.
 #   Debian: bind9 (named, nsupdate, dig), haproxy, openssl; lego, certbot + its RFC 2136 plugin (benchmark peers);
 #           docker.io (the image test's engine) and mmdebstrap (its base image); openssh-server and ssh-keygen
-#           (the SFTP target's sshd)
+#           (the SFTP target's sshd); chromium and fonts-dejavu-core (the dashboard's browser test and its screenshot)
 #   npm registry: Node 24 and Node 22 with npm (the base image; the packaging test runs the tarball on both)
 #   Go module proxy: consul (built from source), pebble and pebble-challtestsrv
 #   PyPI: moto[server] in a venv
@@ -31,6 +31,8 @@ install_debian() {
   command -v curl >/dev/null 2>&1 || missing+=(curl)
   [ -x /usr/sbin/sshd ] || missing+=(openssh-server)
   command -v ssh-keygen >/dev/null 2>&1 || missing+=(openssh-client)
+  [ -x /usr/bin/chromium ] || missing+=(chromium)
+  [ -f /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing+=(fonts-dejavu-core)
   if [ ${#missing[@]} -gt 0 ]; then
     log "apt-get install ${missing[*]}"
     as_root apt-get update -qq

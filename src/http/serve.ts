@@ -3,6 +3,7 @@ import type { ConsulApi } from '../consul/api.js';
 import type { CertStore } from '../store/types.js';
 import type { ListenAddress } from './address.js';
 import type { WhisperMetrics } from './metrics.js';
+import type { AdminHub } from '../admin/hub.js';
 
 /** What {@link serveWhile} needs of the daemon's parts. */
 export interface ServedParts {
@@ -12,6 +13,10 @@ export interface ServedParts {
   readonly folder: string;
   readonly now?: () => number;
   readonly metrics?: WhisperMetrics;
+  /** The admin API's hub (created here when absent); the daemon attaches its backend to it. */
+  readonly admin?: AdminHub;
+  /** `--admin-token-file`'s token: actions, and reads from other addresses than loopback, need it. */
+  readonly adminToken?: string;
 }
 
 /**
@@ -25,17 +30,19 @@ export async function serveWhile<P extends ServedParts>(
   listen: ListenAddress,
   log: Logger,
   parts: P,
-  run: (parts: P & { readonly metrics: WhisperMetrics }) => Promise<void>,
+  run: (parts: P & { readonly metrics: WhisperMetrics; readonly admin: AdminHub }) => Promise<void>,
 ): Promise<void> {
   const now = parts.now ?? Date.now;
   // Loaded here, not at start: prom-client and the server cost memory only when `--listen` asks for them.
-  const [{ createMetrics }, { checkReady }, { checkFolderWritable }, { startHttpServer }] = await Promise.all([
+  const [{ createMetrics }, { checkReady }, { checkFolderWritable }, { startHttpServer }, { createAdminHub }] = await Promise.all([
     import('./metrics.js'),
     import('./ready.js'),
     import('./health.js'),
     import('./server.js'),
+    import('../admin/hub.js'),
   ]);
   const metrics = parts.metrics ?? createMetrics({ now });
+  const admin = parts.admin ?? createAdminHub();
   metrics.attach({
     consulLeader: (signal) => parts.consul.leader(signal),
     certificates: () => parts.store.list(),
@@ -46,9 +53,10 @@ export async function serveWhile<P extends ServedParts>(
     log: log.child({ component: 'http' }),
     health: () => checkFolderWritable(parts.folder),
     ready: () => checkReady(metrics.sources, { now }),
+    admin: { hub: admin, now, ...(parts.adminToken !== undefined ? { token: parts.adminToken } : {}) },
   });
   try {
-    await run({ ...parts, metrics });
+    await run({ ...parts, metrics, admin });
   } finally {
     await server.close();
   }

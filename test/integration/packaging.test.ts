@@ -29,13 +29,13 @@ function nodeBins(): Array<{ version: string; bin: string }> {
 }
 
 describe('npm pack', () => {
-  it('packs dist/*.js, README and package.json only, and the installed tarball runs `npx whisper-ts --help` on Node 22 and 24', async () => {
+  it('packs dist/*.js, the dashboard (web/), README and package.json only, and the installed tarball runs `npx whisper-ts --help` on Node 22 and 24', async () => {
     const out = await tempDir('whisper-pack-');
     const { stdout } = await run('npm', ['pack', '--json', '--pack-destination', out], { cwd: root, maxBuffer: 1 << 24 });
     const [pack] = JSON.parse(stdout) as Array<{ filename: string; files: Array<{ path: string }> }>;
     const files = pack!.files.map((f) => f.path);
-    expect(files).toEqual(expect.arrayContaining(['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md', 'dist/bin.js', 'dist/cli.js']));
-    expect(files.filter((f) => !/^(package\.json|README\.md|LICENSE|CHANGELOG\.md|dist\/.*\.(js|d\.ts))$/.test(f))).toEqual([]);
+    expect(files).toEqual(expect.arrayContaining(['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md', 'dist/bin.js', 'dist/cli.js', 'web/index.html', 'web/app.js', 'web/style.css']));
+    expect(files.filter((f) => !/^(package\.json|README\.md|LICENSE|CHANGELOG\.md|dist\/.*\.(js|d\.ts)|web\/[a-z0-9-]+\.(html|js|css))$/.test(f))).toEqual([]);
     expect(files.filter((f) => /^(src|test|scripts|bench|docker)\//.test(f))).toEqual([]);
 
     for (const node of nodeBins()) {
