@@ -1,6 +1,6 @@
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError } from 'commander';
 import { buildConfig, type Config } from './config.js';
-import { OPTIONS } from './options.js';
+import { addDaemonOptions } from './cli-options.js';
 import { createLogger, type Logger } from './log.js';
 import type { DestinationStream } from 'pino';
 import { WhisperError, errorMessage, isWhisperError } from './errors.js';
@@ -9,6 +9,8 @@ import { dryRun, formatDryRun } from './dryrun.js';
 import { limitsCommand, statusCommand } from './commands.js';
 import { dnsPersistCommand } from './dns-persist-command.js';
 import { checkConfigCommand } from './check-config-command.js';
+import { historyCommand } from './history-command.js';
+import { isOpsCommand, opsCommand } from './ops-commands.js';
 import { LETSENCRYPT } from './options.js';
 import { VERSION } from './version.js';
 import { DASH_D_RULE, whisperArgv } from './whisper-argv.js';
@@ -33,7 +35,9 @@ export interface MainIo {
 function program(io: Required<Pick<MainIo, 'stdout' | 'stderr'>>): Command {
   const cmd = new Command('whisper-ts')
     .description('Keeps TLS certificates for every web service registered in Consul (ACME DNS-01), in HAProxy\'s folder.\n' +
-      'Also: whisper-ts status <folder> [--json], whisper-ts limits <folder> [--json], whisper-ts dns-persist <folder> [--json], whisper-ts check-config <file> [--json].')
+      'Also: whisper-ts status <folder> [--json], whisper-ts limits <folder> [--json], whisper-ts dns-persist <folder> [--json], whisper-ts check-config <file> [--json],\n' +
+      'whisper-ts history <folder>, whisper-ts renew <folder> <cert> [--force], whisper-ts revoke <folder> <cert> --yes [--reason <name>],\n' +
+      'whisper-ts account <folder> show|rollover|deactivate, whisper-ts import <folder> <pem>... (each: whisper-ts <command> --help).')
     .version(VERSION)
     .argument('[path_to_cert_folder]', 'folder of the certificates (HAProxy `crt <dir>`) and the ACME account (.acme)')
     .exitOverride()
@@ -41,13 +45,7 @@ function program(io: Required<Pick<MainIo, 'stdout' | 'stderr'>>): Command {
     .showHelpAfterError('(whisper-ts --help lists every option)')
     .addHelpText('after', `\nBoth generations of whisper's command line work: ${DASH_D_RULE}\n` +
       'whisper\'s first release also took the folder as -o/--output-certs <folder> and --acme-staging for -s.\n');
-  for (const spec of OPTIONS) {
-    const opt = new Option(spec.flags, `${spec.help}${spec.env.length ? ` [env: ${spec.env.join(', ')}]` : ''}`);
-    if (spec.default !== undefined) opt.default(undefined, spec.default);
-    if (spec.list) opt.argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value]);
-    cmd.addOption(opt);
-  }
-  return cmd;
+  return addDaemonOptions(cmd);
 }
 
 /** `status` and `limits`: read the folder, print, change nothing. */
@@ -126,6 +124,8 @@ export async function main(argv: readonly string[], io: MainIo = {}): Promise<nu
   const stderr = io.stderr ?? ((t: string) => void process.stderr.write(t));
   if (argv[0] === 'status' || argv[0] === 'limits') return offline(argv, { stdout, stderr });
   if (argv[0] === 'dns-persist') return dnsPersistCommand(argv, { stdout, stderr });
+  if (isOpsCommand(argv[0])) return opsCommand(argv, { stdout, stderr, ...(io.env ? { env: io.env } : {}), ...(io.cwd ? { cwd: io.cwd } : {}), ...(io.logDestination ? { logDestination: io.logDestination } : {}) });
+  if (argv[0] === 'history') return historyCommand(argv, { stdout, stderr });
   if (argv[0] === 'check-config') return checkConfigCommand(argv, { stdout, stderr, ...(io.env ? { env: io.env } : {}), ...(io.cwd ? { cwd: io.cwd } : {}) });
   const parsed = parseCommandLine(argv, { ...io, stdout, stderr });
   if (typeof parsed === 'number') return parsed;

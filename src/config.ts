@@ -110,6 +110,8 @@ export interface Config {
    * read-only and answers loopback clients only.
    */
   readonly adminToken?: string;
+  /** `--admin-token-file` (absolute): recorded in the folder lock so `whisper-ts renew` finds the token. */
+  readonly adminTokenFile?: string;
   /** `--history-days`: days of history kept in `.whisper-history.sqlite`. @default 400 */
   readonly historyDays: number;
   /** Delivery targets beside the folder (`--haproxy-socket`, `--target`); absent: the folder alone. */
@@ -383,7 +385,7 @@ export function buildConfig(folder: string | undefined, raw: Raw, options: Build
     storePrefix,
     ...(kvEncryption ? { kvEncryption } : {}),
     ...(listen ? { listen } : {}),
-    ...(adminToken ? { adminToken } : {}),
+    ...(adminToken ? { adminToken, adminTokenFile } : {}),
     historyDays: positiveInt('--history-days', str('historyDays')!, 36_500),
     ...(targets ? { targets } : {}),
     ...(configFile ? { configFile } : {}),

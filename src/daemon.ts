@@ -35,6 +35,7 @@ import type { SharedState } from './ha/kv-state.js';
 import type { WhisperMetrics } from './http/metrics.js';
 import { instrumentIssuer } from './http/instrument.js';
 import { serveWhile } from './http/serve.js';
+import type { AdminHub } from './admin/hub.js';
 import type { Target } from './targets/types.js';
 import { checkTargetsAtStart, targetsAtStart } from './targets/factory.js';
 import type { PolicyHolder } from './policy/holder.js';
@@ -43,6 +44,16 @@ import { fileTargets } from './policy/targets.js';
 import { closeTargets, startDelivery } from './targets/run.js';
 import type { Http01Solver } from './http01/solver.js';
 import { wantsHttp01, withHttp01 } from './http01/run.js';
+import { openHistory } from './history/db.js';
+import { acquireFolderLock, type FolderLock } from './ops/lock.js';
+import { finishPendingRollover } from './acme/account-pending.js';
+import { pendingKeyFileOf } from './store/account-key-path.js';
+import { createRecorder } from './history/recorder.js';
+import type { HistoryStore } from './history/types.js';
+import { pipelineBackend } from './ops/pipeline.js';
+import { importedEntries } from './ops/import.js';
+import { createAcmeClientFactory } from './acme/transport.js';
+import type { BundleItem } from './targets/bundle.js';
 
 /** Parts the daemon can be given instead of building them from the config (tests, embedding). */
 export interface DaemonParts {
@@ -56,6 +67,12 @@ export interface DaemonParts {
   readonly random?: () => number;
   /** Metrics to feed (set by `--listen`); HA calls its `setLeader`. */
   readonly metrics?: WhisperMetrics;
+  /** The admin API's hub (set by `--listen`): the pipeline attaches its backend and publishes its events there. */
+  readonly admin?: AdminHub;
+  /** The folder lock (default: taken at start, waiting while another daemon holds the folder). */
+  readonly lock?: FolderLock;
+  /** The folder's history (`.whisper-history.sqlite`; default: opened for the daemon's life). */
+  readonly history?: HistoryStore;
   /** Under `--ha`: the state shared by the leaders in Consul KV (the state file is its local cache). */
   readonly sharedState?: SharedState;
   /** The delivery targets (default: built from `--haproxy-socket` and `--target`; closed when the daemon ends). */
@@ -67,6 +84,15 @@ export interface DaemonParts {
   /** The config file's target names → the names of the targets they made (see `policy/targets.ts`). */
   readonly targetNames?: ReadonlyMap<string, readonly string[]>;
 }
+
+/** The address a local command reaches the admin API at: loopback when the server listens on every address. */
+function apiHost(host: string): string {
+  if (host === '' || host === '0.0.0.0' || host === '::' || host === '[::]') return '127.0.0.1';
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+}
+
+/** The history of a run whose database could not be opened: records nothing. */
+const NO_HISTORY: HistoryStore = { record: () => undefined, query: () => [], prune: () => 0, close: () => undefined };
 
 /** Builds the Consul client the configuration describes. */
 export function consulFromConfig(config: Config): ConsulApi {
@@ -94,7 +120,8 @@ export function storeFromConfig(config: Config, log: Logger): CertStore {
   });
 }
 
-function issuerFromConfig(
+/** Builds the ACME issuer the configuration describes (the daemon's, and that of `whisper-ts renew` without one). */
+export function issuerFromConfig(
   config: Config,
   store: CertStore,
   dns: DnsProvider,
@@ -145,9 +172,10 @@ function issuerFromConfig(
  * Registers the ACME account (or finds it), retrying while the CA is unreachable. A missing e-mail address or a
  * refused registration is final: the daemon cannot work without an account.
  */
-async function ensureAccount(issuer: Issuer, log: Logger, sleep: Sleep, signal: AbortSignal): Promise<void> {
+async function ensureAccount(issuer: Issuer, log: Logger, sleep: Sleep, signal: AbortSignal, before?: () => Promise<unknown>): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
+      await before?.();
       await issuer.ensureAccount(signal);
       return;
     } catch (err) {
@@ -175,6 +203,32 @@ async function offeredProfile(config: Config, issuer: Issuer, log: Logger): Prom
  * (src/ha); otherwise it is {@link runPipeline} itself.
  */
 export async function runDaemon(config: Config, log: Logger, signal: AbortSignal, parts: DaemonParts = {}): Promise<void> {
+  if (!parts.lock) {
+    // One daemon per folder; `whisper-ts renew` finds it (and its admin API) through this lock, and never orders beside it.
+    await mkdir(config.certDir, { recursive: true, mode: 0o700 });
+    const lock = await acquireFolderLock(config.certDir, { kind: 'daemon' }, { wait: true, signal, log: log.child({ component: 'lock' }) });
+    try {
+      return await runDaemon(config, log, signal, { ...parts, lock });
+    } finally {
+      await lock.release();
+    }
+  }
+  if (!parts.history) {
+    // Every instance records what it did, leader or not, for the daemon's whole life.
+    let history: HistoryStore;
+    try {
+      history = openHistory(config.certDir, { retentionDays: config.historyDays, log: log.child({ component: 'history' }) });
+    } catch (err) {
+      // The history is for people; certificates never wait for it.
+      log.warn({ code: isWhisperError(err) ? err.code : 'HISTORY' }, `no history this run: ${errorMessage(err)}`);
+      history = NO_HISTORY;
+    }
+    try {
+      return await runDaemon(config, log, signal, { ...parts, history });
+    } finally {
+      history.close();
+    }
+  }
   if (config.configFile && !parts.policy) {
     // Read and checked before anything runs: an invalid file is an invalid option (exit code 2).
     const policy = await loadPolicyAtStart(config);
@@ -200,6 +254,9 @@ export async function runDaemon(config: Config, log: Logger, signal: AbortSignal
       consul: parts.consul ?? consulFromConfig(config),
       store: parts.store ?? storeFromConfig(config, log.child({ component: 'store' })),
       folder: config.certDir,
+      ...(config.adminToken ? { adminToken: config.adminToken } : {}),
+      // `whisper-ts renew` and friends find the admin API through the folder lock (loopback: the API serves it reads).
+      onListening: (port: number) => parts.lock?.update({ api: `http://${apiHost(config.listen!.host)}:${port}`, ...(config.adminTokenFile ? { tokenFile: config.adminTokenFile } : {}) }) ?? Promise.resolve(),
     };
     // `/healthz` probes the folder from the start; a follower may never write it (until it leads), so create it now.
     // A failure shows in `/healthz`, and the pipeline's own mkdir reports it.
@@ -212,7 +269,7 @@ export async function runDaemon(config: Config, log: Logger, signal: AbortSignal
   const pipeline: Pipeline = (s, shared) => runPipeline(config, log, s, { ...parts, ...shared });
   const clocks = { ...(parts.timers ? { timers: parts.timers } : {}), ...(parts.now ? { now: parts.now } : {}) };
   await runHa(
-    { config, log, consul, folder, sleep: parts.sleep ?? abortableSleep, ...clocks, pipeline, targets: parts.targets, ...(parts.random ? { random: parts.random } : {}), ...(parts.metrics ? { metrics: parts.metrics, deliveryMetrics: parts.metrics } : {}) },
+    { config, log, consul, folder, sleep: parts.sleep ?? abortableSleep, ...clocks, pipeline, targets: parts.targets, ...(parts.random ? { random: parts.random } : {}), ...(parts.metrics ? { metrics: parts.metrics, deliveryMetrics: parts.metrics } : {}), record: createRecorder(parts.history, { ...(parts.admin ? { events: parts.admin.events } : {}), ...(parts.now ? { now: parts.now } : {}) }) },
     signal,
   );
 }
@@ -249,7 +306,17 @@ export async function runPipeline(config: Config, log: Logger, signal: AbortSign
   // Before any new order: the challenge records a killed run left behind.
   await cleanOrphanChallenges(journal, dns, log.child({ component: 'acme' }), signal);
   await policy?.backends.cleanOrphans(signal);
-  await ensureAccount(issuer, log, sleep, signal);
+  // A key rollover interrupted after the CA switched keys is finished first: the old key no longer opens the account.
+  const finishRollover = parts.issuer ? undefined : async () => finishPendingRollover({
+    directoryUrl: config.directoryUrl,
+    store,
+    clients: createAcmeClientFactory(config.caBundle ? { caBundle: config.caBundle } : {}),
+    folder: config.certDir,
+    pendingKeyFile: await pendingKeyFileOf(config),
+    log: log.child({ component: 'acme' }),
+    signal,
+  });
+  await ensureAccount(issuer, log, sleep, signal, finishRollover);
   parts.metrics?.attach({ accountReady: () => true });
 
   const random = parts.random ?? Math.random;
@@ -264,7 +331,9 @@ export async function runPipeline(config: Config, log: Logger, signal: AbortSign
   const state = new StateKeeper(config.certDir, loaded.state, log.child({ component: 'state' }), parts.sharedState?.save);
   const budget = new RateBudget({ limits: config.rateLimits, account: config.directoryUrl, events: loaded.state.budget });
   // The targets: what the journal lacks of the folder is delivered now (a kill mid-delivery, a new target).
+  const record = createRecorder(parts.history, { ...(parts.admin ? { events: parts.admin.events } : {}), now });
   const delivery = await startDelivery({
+    record,
     ...(policy ? { accepts: policy.accepts } : {}),
     targets: parts.targets ?? [],
     certDir: config.certDir,
@@ -277,13 +346,23 @@ export async function runPipeline(config: Config, log: Logger, signal: AbortSign
     ...(parts.metrics ? { metrics: parts.metrics } : {}),
   });
 
-  const notifier = createNotifier({ api: consul, key: config.notifyKey, intervalMs: config.notifyIntervalMs, timers, now, log: log.child({ component: 'notify' }) });
+  const notifier = createNotifier({
+    api: consul,
+    key: config.notifyKey,
+    intervalMs: config.notifyIntervalMs,
+    timers,
+    now,
+    log: log.child({ component: 'notify' }),
+    onWritten: (files) => record({ kind: 'notified', reason: config.notifyKey, names: files }),
+  });
   const queue = new IssuanceQueue({
     concurrency: config.concurrency,
     ...(config.retryBaseMs ? { retry: { baseMs: config.retryBaseMs } } : {}),
     timers,
     now,
     log: log.child({ component: 'queue' }),
+    // The dashboard's queue view follows the jobs live.
+    ...(parts.admin ? { onEvent: () => parts.admin!.events.publish({ type: 'changed', what: 'queue' }) } : {}),
     // A stopping pipeline (or a leader that lost its lock) starts no new order and aborts those in flight at once.
     run: (cert, ctx) =>
       signal.aborted
@@ -329,6 +408,7 @@ export async function runPipeline(config: Config, log: Logger, signal: AbortSign
     ...(config.profile ? { requestedProfile: config.profile } : {}),
     ...(config.staticDomains ? { staticDomains: config.staticDomains } : {}),
     ...(policy ? policy.reconciler : {}),
+    record,
     enqueue: (cert, reason) => queue.enqueue(cert, reason),
     forget: (id) => queue.remove(id),
     notify: (files) => notifier.changed(files),
@@ -347,6 +427,16 @@ export async function runPipeline(config: Config, log: Logger, signal: AbortSign
   ref.reconciler = reconciler;
   // The file's `domains:` now, and again at each reload (with the policies' extra names).
   if (parts.policy?.file) reconciler.policyChanged(parts.policy.file.domains);
+  // Certificates adopted by `whisper-ts import` are wanted like the file's `domains:`.
+  reconciler.importedChanged(importedEntries(state));
+  parts.admin?.attach(pipelineBackend({
+    config, store, state, budget, queue, reconciler, record, now, log: log.child({ component: 'admin' }), signal,
+    clients: createAcmeClientFactory(config.caBundle ? { caBundle: config.caBundle } : {}),
+    notify: (files) => notifier.changed(files),
+    ...(parts.history ? { history: parts.history } : {}),
+    ...(parts.admin ? { events: parts.admin.events } : {}),
+    ...(delivery ? { delivered: (item: BundleItem) => delivery.delivered(item) } : {}),
+  }));
   const stopPolicyWatch = policy?.watch((file) => reconciler.policyChanged(file.domains), signal);
   const watcher = datacenters ? new DatacenterCatalog({ ...watch, datacenters, random }) : new CatalogWatcher(watch);
   // `--listen-path`: static entries, one watcher per prefix.
@@ -372,6 +462,7 @@ export async function runPipeline(config: Config, log: Logger, signal: AbortSign
       log.info({ certificates: reconciler.wanted.length }, 'renewal sweep');
       void reconciler.sweep();
       delivery?.sweep();
+      parts.history?.prune(now());
       scheduleSweep();
     }, config.renewIntervalMs);
   };
@@ -380,6 +471,7 @@ export async function runPipeline(config: Config, log: Logger, signal: AbortSign
   try {
     await runWithKvWatchers(watcher, kvWatchers, signal, log);
   } finally {
+    parts.admin?.attach(undefined);
     timers.clearTimeout(sweepTimer);
     renewal.stop();
     await queue.stop();

@@ -20,6 +20,8 @@ import type { CertPolicy, OnRemoval } from './policy/types.js';
 import { orderOptions, withPolicyNames } from './policy/apply.js';
 import type { DnsProvider } from './dns/provider.js';
 import { bundleItem, type BundleItem } from './targets/bundle.js';
+import type { RecordEvent } from './history/types.js';
+import { historyProblem } from './history/recorder.js';
 
 /** What the reconciler needs: the parts at the edges. */
 export interface ReconcilerDeps {
@@ -41,6 +43,8 @@ export interface ReconcilerDeps {
   readonly delivered?: (item: BundleItem) => void;
   /** A superseded certificate's file was removed: the delivery targets take it away too. @default none */
   readonly removed?: (item: { readonly id: string; readonly path: string }) => void;
+  /** Records what happens to each certificate (orders, issues, failures, deferrals) in the history. @default none */
+  readonly record?: RecordEvent;
   readonly log: Logger;
   readonly allowDomains: readonly string[];
   /** Whether tags may ask for wildcard names (`vhost=*`). @default false */
@@ -241,6 +245,11 @@ export class Reconciler {
         const code = isWhisperError(err) ? err.code : 'INTERNAL';
         const retryAfter = isWhisperError(err) ? err.retryAfter : undefined;
         this.deps.state.setCert(cert.id, (old) => ({ ...old, lastError: { at, code, message: errorMessage(err) }, deferredUntil: retryAfter }));
+        // A deferral is recorded where it is decided (with its bucket); anything else is a failure.
+        if (code !== 'RATE_LIMIT_DEFERRED') {
+          const problem = historyProblem(err);
+          this.deps.record?.({ kind: 'failed', cert: cert.id, names: cert.names, code, message: errorMessage(err), ...(problem ? { problem } : {}), ...(retryAfter ? { until: retryAfter } : {}) });
+        }
       }
       throw err;
     }
@@ -267,7 +276,10 @@ export class Reconciler {
       return;
     }
     // One classification of the order for the budget, used by the check here and by the record after the order.
-    if (decision.action === 'defer') throw deferred(cert, decision.until, decision.bucket, decision.key);
+    if (decision.action === 'defer') {
+      this.deps.record?.({ kind: 'deferred', cert: cert.id, names: cert.names, reason: decision.reason, until: decision.until, bucket: decision.bucket });
+      throw deferred(cert, decision.until, decision.bucket, decision.key);
+    }
     const { order } = decision;
     const started = this.now();
     const kept = this.unsaved.get(cert.id);
@@ -279,6 +291,7 @@ export class Reconciler {
       // Nothing is ordered that could not be stored: an order costs the CA's limits, a failed write loses it.
       await this.deps.store.checkWritable?.();
       log.info({ names: cert.names, reason: decision.reason, replaces: decision.replaces }, 'ordering certificate');
+      this.deps.record?.({ kind: 'order', cert: cert.id, names: cert.names, reason: decision.reason, ...(requestedBy(this.deps.state.cert(cert.id)) ?? {}) });
       bundle = await this.order(cert, order, decision.replaces, signal, log);
       const notAfter = expiry(bundle.cert);
       if (notAfter !== undefined) this.unsaved.set(cert.id, { names: cert.names, bundle, notAfter });
@@ -292,6 +305,7 @@ export class Reconciler {
       { names: written.names, notAfter: written.notAfter.toISOString(), serial: written.serial, durationMs: this.now() - started },
       'certificate issued',
     );
+    this.deps.record?.({ kind: 'issued', cert: cert.id, names: written.names, reason: decision.reason, serial: written.serial, durationMs: this.now() - started });
     this.deps.notify([`${cert.id}.pem`]);
     // The targets (HAProxy's runtime API, AWS, SFTP) get it in the background: none holds this job up.
     this.deps.delivered?.(bundleItem(written, bundle));
@@ -324,10 +338,22 @@ export class Reconciler {
     if (this.catalogSeen) this.apply(next, () => false, true);
   }
 
+  /**
+   * The certificates adopted by `whisper-ts import` (names per certificate, from the state): wanted like a `domains:`
+   * entry, so they are renewed on schedule.
+   */
+  importedChanged(entries: readonly (readonly string[])[]): void {
+    const next = this.planner.updateDomains('import', entries);
+    if (this.catalogSeen) this.apply(next, () => false);
+  }
+
   /** Throws `RATE_LIMIT_DEFERRED` when the budget holds `order` back now. */
   private checkBudget(cert: WantedCert, order: BudgetOrder): void {
     const verdict = this.deps.budget.check(order, this.now());
-    if (!verdict.ok) throw deferred(cert, verdict.until, verdict.bucket, verdict.key);
+    if (!verdict.ok) {
+      this.deps.record?.({ kind: 'deferred', cert: cert.id, names: cert.names, reason: 'retry without replaces', until: verdict.until, bucket: verdict.bucket });
+      throw deferred(cert, verdict.until, verdict.bucket, verdict.key);
+    }
   }
 
   /**
@@ -370,6 +396,11 @@ export class Reconciler {
     }
     return err;
   }
+}
+
+/** Who asked for a requested renewal, for the history. */
+function requestedBy(state: { readonly renewRequested?: { readonly by: string } }): { by: string } | undefined {
+  return state.renewRequested ? { by: state.renewRequested.by } : undefined;
 }
 
 /** The error of an order the rate-limit budget holds back until `until`. */

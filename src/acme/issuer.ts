@@ -8,6 +8,7 @@ import type { PolicyChallenge } from '../policy/types.js';
 import type { ChallengeJournal } from './journal.js';
 import { createChallengeCleanup, type ChallengeCleanup } from './cleanup.js';
 import { loadOrRegisterAccount, type AcmeAccount } from './account.js';
+import { sameKey } from '../store/account-key.js';
 import type { KeyType } from './keys.js';
 import { runOrder, type OrderContext } from './order.js';
 import { realSleep, type Sleep } from './poll.js';
@@ -171,8 +172,21 @@ export function createAcmeIssuer(options: AcmeIssuerOptions): Issuer {
     };
   }
 
+  /**
+   * The account, re-read when the store's key is no longer the one loaded: `whisper-ts account rollover` (or another
+   * leader's) replaced it while this process ran. Orders are rare; one read of the key per order is cheap.
+   */
+  async function currentAccount(signal: AbortSignal | undefined): Promise<AcmeAccount> {
+    const acct = await loadAccount(signal);
+    const saved = await options.store.readAccount().catch(() => undefined);
+    if (saved === undefined || sameKey(saved.key, acct.key)) return acct;
+    log.info({ directoryUrl }, 'the ACME account key in the store changed (a key rollover): using the new one');
+    account = undefined;
+    return loadAccount(signal);
+  }
+
   async function issue(cert: WantedCert, opts: IssueOptions = {}): Promise<CertBundle> {
-    const acct = await loadAccount(opts.signal);
+    const acct = await currentAccount(opts.signal);
     try {
       return await runOrder(orderContext(acct, cert, opts), cert, opts);
     } catch (err) {

@@ -12,11 +12,12 @@ export interface RouteContext {
   readonly now: number;
 }
 
-/** The header the dashboard sends so that its actions are recorded as `dashboard`, not `api`. */
+/** The header the dashboard (`dashboard`) and the commands (`cli`) send so that their actions are recorded as theirs, not `api`. */
 export const CLIENT_HEADER = 'x-whisper-client';
 
 function actionSource(req: IncomingMessage): ActionSource {
-  return req.headers[CLIENT_HEADER] === 'dashboard' ? 'dashboard' : 'api';
+  const client = req.headers[CLIENT_HEADER];
+  return client === 'dashboard' || client === 'cli' ? client : 'api';
 }
 
 function methodNotAllowed(allow: string): ApiError {
@@ -38,6 +39,20 @@ async function revoke(ctx: RouteContext, id: string): Promise<void> {
   }
   const result = await ctx.backend.revoke(id, { reason: reason as RevocationReason, by: actionSource(ctx.req) });
   sendJson(ctx.res, 200, result);
+}
+
+/** Largest import request: PEM chains with their keys, a few KiB each. */
+const MAX_IMPORT_BYTES = 4 << 20;
+
+/** `POST /api/import` `{ pems: [{ name, pem }] }`: adopts certificates issued elsewhere, all or none. */
+async function importPems(ctx: RouteContext): Promise<void> {
+  const body = await readJsonBody(ctx.req, MAX_IMPORT_BYTES);
+  const pems = body.pems;
+  if (!Array.isArray(pems) || pems.length === 0 || !pems.every((p) => typeof p === 'object' && p !== null && typeof (p as { name?: unknown }).name === 'string' && typeof (p as { pem?: unknown }).pem === 'string')) {
+    throw new ApiError(400, 'BAD_REQUEST', 'pems: expected a non-empty list of { "name": string, "pem": string }');
+  }
+  const imported = await ctx.backend.importCerts(pems as Array<{ name: string; pem: string }>, { by: actionSource(ctx.req) });
+  sendJson(ctx.res, 200, { imported });
 }
 
 async function certificate(ctx: RouteContext, id: string): Promise<void> {
@@ -83,6 +98,10 @@ export async function routeApi(ctx: RouteContext): Promise<void> {
   const [head, ...rest] = parts;
   if (head === 'certificates' && rest.length > 0 && !(rest.length === 1 && rest[0] === '')) return certificateRoute(ctx, rest);
   const method = ctx.req.method ?? 'GET';
+  if (head === 'import' && rest.every((p) => p === '')) {
+    if (method !== 'POST') throw methodNotAllowed('POST');
+    return importPems(ctx);
+  }
   const reads: Record<string, () => Promise<void> | void> = {
     certificates: async () => sendJson(ctx.res, 200, { certificates: await ctx.backend.certificates() }),
     history: () => history(ctx),

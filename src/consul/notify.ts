@@ -21,6 +21,8 @@ export interface NotifierOptions {
   backoff?: BackoffOptions;
   /** @default a silent logger */
   log?: Logger;
+  /** Called after each successful write with the files it announced (the history records it). @default none */
+  onWritten?: (files: readonly string[]) => void;
 }
 
 /** Tells HAProxy's renderer (anything watching the KV key) that certificate files changed. */
@@ -119,6 +121,7 @@ export function createNotifier(options: NotifierOptions): Notifier {
     }
     attempt = 0;
     log.info({ key, files }, 'notify key written');
+    options.onWritten?.(files);
   }
 
   function enqueueWrite(): Promise<void> {

@@ -1,3 +1,4 @@
+import type { RecordEvent } from '../history/types.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { ConsulApi } from '../consul/api.js';
@@ -45,6 +46,8 @@ export interface HaRunOptions {
   readonly random?: () => number;
   /** The delivery counters and gauges, when metrics are served. */
   readonly deliveryMetrics?: StartDeliveryOptions['metrics'];
+  /** Records the follower's deliveries in its history (every instance records what it did). @default none */
+  readonly record?: RecordEvent;
 }
 
 /**
@@ -176,5 +179,6 @@ async function followerDelivery(options: HaRunOptions, folder: CertStore): Promi
     ...(options.now ? { now: options.now } : {}),
     ...(options.random ? { random: options.random } : {}),
     ...(options.deliveryMetrics ? { metrics: options.deliveryMetrics } : {}),
+    ...(options.record ? { record: options.record } : {}),
   });
 }

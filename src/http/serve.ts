@@ -17,6 +17,8 @@ export interface ServedParts {
   readonly admin?: AdminHub;
   /** `--admin-token-file`'s token: actions, and reads from other addresses than loopback, need it. */
   readonly adminToken?: string;
+  /** Told the bound port once the server listens (the folder lock records the admin API's address). @default none */
+  readonly onListening?: (port: number) => Promise<void>;
 }
 
 /**
@@ -56,6 +58,7 @@ export async function serveWhile<P extends ServedParts>(
     admin: { hub: admin, now, ...(parts.adminToken !== undefined ? { token: parts.adminToken } : {}) },
   });
   try {
+    await parts.onListening?.(server.port);
     await run({ ...parts, metrics, admin });
   } finally {
     await server.close();

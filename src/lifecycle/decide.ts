@@ -10,7 +10,7 @@ import { sameNames } from './rule.js';
 import { nextRenewal, type RenewBefore } from './schedule.js';
 
 /** Why a certificate is ordered. */
-export type OrderReason = 'missing' | 'names changed' | 'expired' | 'renewal due' | 'issued by another CA';
+export type OrderReason = 'missing' | 'names changed' | 'expired' | 'renewal due' | 'issued by another CA' | 'requested';
 
 /** The fields of a certificate's state a decision sets (`undefined` clears one). */
 export type CertPatch = { -readonly [K in keyof CertState]?: CertState[K] | undefined };
@@ -152,6 +152,8 @@ export function decide(input: LifecycleInput): LifecycleDecision {
   const ari = window ? { ...window, ...(mine && saved.ariChosen && saved.nextRenewal ? { chosen: saved.nextRenewal } : {}) } : undefined;
 
   if (now >= stored.notAfter.getTime()) return orderOrDefer(input, 'expired', true, ari ? replaces : undefined, state);
+  // An operator asked for it (the admin API, `whisper-ts renew --force`, a revocation): now, whatever the schedule.
+  if (saved.renewRequested) return orderOrDefer(input, 'requested', true, input.ariOffered ? replaces : undefined, state);
   const plan = nextRenewal(stored, { ...(ari ? { ari } : {}), ...(input.renewBefore ? { renewBefore: input.renewBefore } : {}), random: input.random, now: () => now });
   Object.assign(state, { nextRenewal: plan.at, ariChosen: plan.source === 'ari' });
   if (plan.at.getTime() <= now) return orderOrDefer(input, 'renewal due', true, ari ? replaces : undefined, state);

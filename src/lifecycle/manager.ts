@@ -107,6 +107,7 @@ export class RenewalManager {
       nextRenewal: undefined,
       ariChosen: undefined,
       replacesRefused: undefined,
+      renewRequested: undefined,
       ...(this.o.directoryUrl ? { ca: this.o.directoryUrl } : {}),
     }));
   }

@@ -1,6 +1,5 @@
 import type { QueueEntry } from '../queue/types.js';
 import type { BucketSnapshot } from '../limits/budget.js';
-import type { CertError } from '../state/types.js';
 import type { TargetStatus } from '../status/targets.js';
 import type { HistoryQuery, HistoryRow } from '../history/types.js';
 

@@ -7,13 +7,16 @@ import { addProblem, problemKey, MAX_CERT_ID_LENGTH, WILDCARD_REFUSED, type Plan
 import type { WantedCert } from './types.js';
 
 /**
- * Where a static certificate comes from: the config file's `domains:` or `--static-domains` / `DOMAINS`. The order
- * is the precedence: a name asked for by the catalog or a KV static entry stays theirs, then the file's, then the
- * environment's (see {@link mergeDomains}).
+ * Where a static certificate comes from: the config file's `domains:`, `--static-domains` / `DOMAINS`, or a certificate
+ * adopted by `whisper-ts import`. The order is the precedence: a name asked for by the catalog or a KV static entry
+ * stays theirs, then the file's, then the environment's, then the imports' (see {@link mergeDomains}).
  */
-export type DomainSource = 'file' | 'env';
+export type DomainSource = 'file' | 'env' | 'import';
 
-/** The `service` naming a static certificate in problems, logs and `status`: `file:a,b` or `env:a,b`. */
+/** The sources of {@link DomainSource} in order of precedence. */
+export const DOMAIN_SOURCES: readonly DomainSource[] = ['file', 'env', 'import'];
+
+/** The `service` naming a static certificate in problems, logs and `status`: `file:a,b`, `env:a,b` or `import:a,b`. */
 export function domainService(source: DomainSource, entry: readonly string[]): string {
   return `${source}:${entry.join(',')}`;
 }

@@ -2,7 +2,7 @@ import { createAllowList, type AllowList } from './allow.js';
 import { assemblePlan, checkedMaxNames, type Plan, type PlanOptions } from './planner.js';
 import { planService, type ServicePlan } from './service.js';
 import { nestedPrefixes, planStatic } from './static.js';
-import { mergeDomains, planDomains, type DomainCert, type DomainSource } from './domains.js';
+import { DOMAIN_SOURCES, mergeDomains, planDomains, type DomainCert, type DomainSource } from './domains.js';
 import type { PlanProblem } from './service.js';
 
 const EMPTY_PLAN: Plan = Object.freeze({ certs: Object.freeze([]), problems: Object.freeze([]) });
@@ -117,7 +117,7 @@ export class IncrementalPlanner {
 
   #assemble(): void {
     const plan = assemblePlan(this.#allParts(), this.#maxNames);
-    const sources = (['file', 'env'] as const).map((s) => this.#staticDomains.get(s)).filter((d) => d !== undefined);
+    const sources = DOMAIN_SOURCES.map((s) => this.#staticDomains.get(s)).filter((d) => d !== undefined);
     this.#plan = mergeDomains(plan, sources.flatMap((d) => d.certs), sources.flatMap((d) => d.problems), this.#maxNames);
   }
 

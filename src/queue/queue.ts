@@ -79,12 +79,12 @@ export class IssuanceQueue {
       this.#emit({ type: 'queued', id: cert.id, attempt: 1, reason });
       this.#makeDue(created);
     } else {
-      entry.holdUntil = Math.max(entry.holdUntil, notBefore);
+      entry.holdUntil = opts.urgent === true ? notBefore : Math.max(entry.holdUntil, notBefore);
       if (entry.state === 'running') {
         entry.removed = false;
         entry.again = { cert, reason };
         this.#emit({ type: 'queued', id: cert.id, attempt: 1, reason });
-      } else if (entry.state === 'deferred' && sameNames(entry.cert, cert)) {
+      } else if (entry.state === 'deferred' && sameNames(entry.cert, cert) && opts.urgent !== true) {
         entry.cert = cert;
         entry.reason = reason;
         if (entry.holdUntil > (entry.nextAt ?? 0)) this.#schedule(entry, entry.holdUntil);

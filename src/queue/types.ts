@@ -60,6 +60,11 @@ export interface QueueOptions {
 export interface EnqueueOptions {
   /** Do not run the job before this moment (applies to a job that is not queued yet, or to its next run). */
   readonly notBefore?: Date;
+  /**
+   * An operator asked for it: a job waiting for its retry (after a failure, or held by {@link IssuanceQueue.defer}) is
+   * due now, its attempts reset. @default false
+   */
+  readonly urgent?: boolean;
 }
 
 /** The last failure of a job, for `status`. */

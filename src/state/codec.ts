@@ -43,6 +43,8 @@ function encodeCert(c: CertState): Json {
   if (c.ariCertId) out.ariCertId = c.ariCertId;
   if (c.written) out.written = c.written;
   if (c.unwantedSince) out.unwantedSince = iso(c.unwantedSince);
+  if (c.renewRequested) out.renewRequested = { at: iso(c.renewRequested.at), by: c.renewRequested.by };
+  if (c.imported) out.imported = { names: [...c.imported.names], at: iso(c.imported.at) };
   return out;
 }
 
@@ -123,6 +125,14 @@ function decodeCert(raw: unknown, where: string): CertState {
   if (o.ariCertId !== undefined) out.ariCertId = string(o.ariCertId, `${where}.ariCertId`);
   if (o.written !== undefined) out.written = string(o.written, `${where}.written`);
   if (o.unwantedSince !== undefined) out.unwantedSince = date(o.unwantedSince, `${where}.unwantedSince`);
+  if (o.renewRequested !== undefined) {
+    const r = object(o.renewRequested, `${where}.renewRequested`);
+    out.renewRequested = { at: date(r.at, `${where}.renewRequested.at`), by: string(r.by, `${where}.renewRequested.by`) };
+  }
+  if (o.imported !== undefined) {
+    const r = object(o.imported, `${where}.imported`);
+    out.imported = { names: names(r.names, `${where}.imported.names`), at: date(r.at, `${where}.imported.at`) };
+  }
   return out;
 }
 

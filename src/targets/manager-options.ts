@@ -1,3 +1,4 @@
+import type { RecordEvent } from '../history/types.js';
 import type { Logger } from '../log.js';
 import type { Timers } from '../time.js';
 import type { BundleItem } from './bundle.js';
@@ -34,6 +35,8 @@ export interface DeliveryManagerOptions {
   /** How long {@link DeliveryManager.stop} waits for deliveries in flight before aborting them. @default 5000 */
   readonly stopTimeoutMs?: number;
   readonly metrics?: DeliveryMetrics;
+  /** Records each delivery and removal that succeeded or failed in the history. @default none */
+  readonly record?: RecordEvent;
   /**
    * Whether target `target` (its name) takes certificate `id` (the certificate's policy lists its targets:
    * `--config`). Removals go to every target that had it. @default every target takes every certificate

@@ -216,6 +216,7 @@ export class DeliveryManager {
     try {
       const result = work.kind === 'deliver' ? await this.deliver(slot.lane, work, log, signal) : await this.remove(slot.lane, work, log, signal);
       this.options.metrics?.delivery(target.name, work.kind, result, this.now());
+      if (result === 'success') this.options.record?.({ kind: 'delivered', cert: work.id, target: target.name, reason: work.kind, ...(work.kind === 'deliver' ? { serial: work.serial } : {}) });
       slot.attempt = 0;
     } catch (err) {
       const now = this.now();
@@ -225,6 +226,7 @@ export class DeliveryManager {
       // Aborted by the stop: not a failure of the target (the next start delivers it again).
       if (!(this.stopping && signal.aborted)) {
         this.options.metrics?.delivery(target.name, work.kind, 'failure', now);
+        this.options.record?.({ kind: 'delivery-failed', cert: work.id, target: target.name, reason: work.kind, code, message: errorMessage(err) });
         journal.set(target.name, work.id, { ...record, attempts, lastError: { at: new Date(now), code, message: errorMessage(err) } });
       }
       const what = work.kind === 'deliver' ? 'delivery' : 'removal';

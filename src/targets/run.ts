@@ -1,3 +1,4 @@
+import type { RecordEvent } from '../history/types.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { StateKeeper } from '../state/keeper.js';
@@ -21,6 +22,8 @@ export interface StartDeliveryOptions {
   readonly now?: () => number;
   readonly random?: () => number;
   readonly metrics?: DeliveryMetrics & { attach(sources: { targetsPending: () => ReadonlyMap<string, number> }): void };
+  /** Records deliveries in the history. @default none */
+  readonly record?: RecordEvent;
   /** Which targets take which certificate (their policy's `targets:`). @default all of them */
   readonly accepts?: (target: string, id: string) => boolean;
 }
@@ -47,6 +50,7 @@ export async function startDelivery(options: StartDeliveryOptions): Promise<Deli
     ...(options.random ? { random: options.random } : {}),
     ...(options.metrics ? { metrics: options.metrics } : {}),
     ...(options.accepts ? { accepts: options.accepts } : {}),
+    ...(options.record ? { record: options.record } : {}),
   });
   options.metrics?.attach({ targetsPending: () => manager.pending() });
   log.info({ targets: manager.names, certificates: options.found.length }, 'delivering to targets');

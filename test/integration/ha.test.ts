@@ -1,6 +1,8 @@
 import { describe, it, expect, inject, afterAll } from 'vitest';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
+import { openHistory } from '../../src/history/db.js';
+import type { HistoryKind } from '../../src/history/types.js';
 import { join } from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import { createZone } from '../support/certs.js';
@@ -112,6 +114,21 @@ describe('high availability on Consul', () => {
     await eventually('the restarted instance has every file', async () => ((await serials(killedFolder)).size === wanted.length ? true : undefined), 30_000);
     expect([...(await serials(killedFolder)).entries()].sort()).toEqual([...a!.entries()].sort());
     expect(ordersMade(c.proxy)).toBe(orders);
+    // Each instance records what it did in its own folder's history, each row naming the instance.
+    const historyOf = (folder: string, kind: HistoryKind) => {
+      const h = openHistory(folder, { readOnly: true });
+      try {
+        return h.query({ kinds: [kind] });
+      } finally {
+        h.close();
+      }
+    };
+    const issuedByNext = historyOf(c.folders[c.procs.indexOf(next)]!, 'issued');
+    expect(issuedByNext.length).toBeGreaterThan(0);
+    expect(new Set(issuedByNext.map((r) => r.instance))).toEqual(new Set([`${hostname()}:${next.child.pid}`]));
+    const orderedByKilled = historyOf(killedFolder, 'order');
+    expect(orderedByKilled.length).toBeGreaterThan(0);
+    expect(new Set(orderedByKilled.map((r) => r.instance))).toEqual(new Set([`${hostname()}:${leader.child.pid}`]));
   }, 120_000);
 
   it('a leader whose session is destroyed stops ordering at once (no split brain)', async () => {

@@ -121,6 +121,20 @@ describe('admin API actions', () => {
     expect(s.fake.calls.revoke.map((c) => c.reason)).toEqual(['keyCompromise', 'unspecified']);
   });
 
+  it('imports PEMs (all in one request), recording the command as `cli`, and refuses a malformed body', async () => {
+    const s = await attached();
+    const pems = [{ name: 'a.example.test.pem', pem: 'x'.repeat(100_000) }, { name: 'b.example.test.pem', pem: 'y' }];
+    const r = await s.post('/api/import', { pems }, { token: TOKEN, headers: { 'x-whisper-client': 'cli' } });
+    expect(r.status).toBe(200);
+    expect(((await r.json()) as { imported: Array<{ id: string }> }).imported.map((i) => i.id)).toEqual(['a.example.test', 'b.example.test']);
+    expect(s.fake.calls.importCerts).toEqual([{ names: ['a.example.test.pem', 'b.example.test.pem'], by: 'cli' }]);
+    for (const body of [{}, { pems: [] }, { pems: [{ name: 'a.pem' }] }, { pems: 'a' }]) {
+      expect((await s.post('/api/import', body, { token: TOKEN })).status, JSON.stringify(body)).toBe(400);
+    }
+    expect((await s.post('/api/import', { pems })).status).toBe(401);
+    expect((await s.call('/api/import')).status).toBe(405);
+  });
+
   it('maps the backend errors to statuses', async () => {
     const s = await attached();
     const cases: Array<[unknown, number, string]> = [

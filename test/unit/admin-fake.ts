@@ -36,7 +36,7 @@ export function fakeBackend(now = Date.parse('2026-12-02T12:00:00Z')) {
     nextFreeAt: iso(3_600_000),
   };
   const account: AccountView = { directoryUrl: 'https://ca.test/dir', url: 'https://ca.test/acct/1', keyType: 'ecdsa-p256', status: 'valid', contact: ['mailto:ops@example.test'], urls: {} };
-  const calls = { renew: [] as Array<{ id: string; force: boolean; by: ActionSource }>, revoke: [] as Array<{ id: string; reason: RevocationReason; by: ActionSource }>, history: [] as HistoryQuery[] };
+  const calls = { renew: [] as Array<{ id: string; force: boolean; by: ActionSource }>, revoke: [] as Array<{ id: string; reason: RevocationReason; by: ActionSource }>, history: [] as HistoryQuery[], importCerts: [] as Array<{ names: string[]; by: ActionSource }> };
   let failWith: unknown;
   const find = (id: string) => {
     if (failWith !== undefined) throw failWith;
@@ -63,7 +63,10 @@ export function fakeBackend(now = Date.parse('2026-12-02T12:00:00Z')) {
       calls.revoke.push({ id, ...opts });
       return Promise.resolve({ id, serial: c.serial!, reason: opts.reason, replacement: { id, runsAt: new Date(now).toISOString(), message: 'replacement queued now' } });
     },
-    importCerts: () => Promise.reject(new WhisperError('INTERNAL', 'not in this fake')),
+    importCerts: (pems, opts) => {
+      calls.importCerts.push({ names: pems.map((p) => p.name), by: opts.by });
+      return Promise.resolve(pems.map((p) => ({ id: p.name.replace(/\.pem$/, ''), file: p.name, names: [p.name.replace(/\.pem$/, '')], serial: '01', notAfter: '2027-01-01T00:00:00.000Z' })));
+    },
   } satisfies OpsBackend;
   return { backend, certs, rows, calls, now, fail: (err: unknown) => void (failWith = err) };
 }

@@ -71,3 +71,22 @@ describe('decide', () => {
     expect(ariToAsk(input({ cert: { ...cert, names: ['example.com'] } }))).toBeUndefined();
   });
 });
+
+describe('decide: a renewal an operator asked for', () => {
+  const requested = { renewRequested: { at: new Date(NOTAFTER - 41 * DAY), by: 'api' } };
+
+  it('orders now, long before the schedule, as a renewal with `replaces` when the CA offers ARI', () => {
+    const d = decide(input({ saved: requested }));
+    expect(d).toMatchObject({ action: 'order', reason: 'requested', replaces: CERT_ID, order: { renewal: true, replaces: true } });
+    expect(decide(input({ saved: requested, ariOffered: false }))).not.toHaveProperty('replaces');
+    // Without the request the same certificate waits.
+    expect(decide(input())).toMatchObject({ action: 'wait' });
+  });
+
+  it('is still held back by the budget, and names that changed take precedence', () => {
+    const until = new Date(NOTAFTER - 30 * DAY);
+    expect(decide(input({ saved: requested, budget: () => ({ ok: false, until, bucket: 'exactSet', key: 'k' }) })))
+      .toMatchObject({ action: 'defer', reason: 'requested', until, bucket: 'exactSet' });
+    expect(decide(input({ saved: requested, cert: { ...cert, names: ['example.com'] } }))).toMatchObject({ reason: 'names changed' });
+  });
+});

@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { WhisperError } from '../../../src/errors.js';
-import { cert, queueHarness, settle } from './fakes.js';
+import { T0, cert, queueHarness, settle } from './fakes.js';
 
 describe('IssuanceQueue de-duplication', () => {
   it('replaces the certificate of a pending job and keeps its place', async () => {
@@ -131,5 +131,34 @@ describe('IssuanceQueue de-duplication', () => {
     await clock.advance(3_600_000);
     expect(calls).toHaveLength(2);
     expect(calls[1]!.cert.names).toEqual(['a', 'b']);
+  });
+});
+
+describe('IssuanceQueue: an urgent job (an operator asked)', () => {
+  it('runs a job waiting for its retry now, with its attempts reset; a plain enqueue leaves it waiting', async () => {
+    const { queue, calls, clock } = queueHarness();
+    queue.enqueue(cert('a'), 'start');
+    await settle();
+    calls[0]!.reject(new WhisperError('DNS_PROVIDER', 'down', { retryable: true }));
+    await settle();
+    expect(queue.snapshot()[0]).toMatchObject({ id: 'a', state: 'deferred', attempt: 2 });
+    queue.enqueue(cert('a'), 'sweep');
+    await settle();
+    expect(calls).toHaveLength(1);
+    queue.enqueue(cert('a'), 'requested', { urgent: true });
+    await settle();
+    expect(calls).toHaveLength(2);
+    expect(calls[1]!.ctx).toMatchObject({ attempt: 1, reason: 'requested' });
+    expect(clock.now()).toBe(T0);
+  });
+
+  it('overrides a hold of defer() (the budget said yes since)', async () => {
+    const { queue, calls } = queueHarness();
+    queue.enqueue(cert('b'), 'start', { notBefore: new Date(T0 + 3_600_000) });
+    await settle();
+    expect(calls).toHaveLength(0);
+    queue.enqueue(cert('b'), 'requested', { urgent: true });
+    await settle();
+    expect(calls.map((c) => c.cert.id)).toEqual(['b']);
   });
 });

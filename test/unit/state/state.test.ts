@@ -39,7 +39,9 @@ function sample(): WhisperState {
         lastError: { at: new Date(T0 - HOUR), code: 'DNS_PROPAGATION_TIMEOUT', message: 'no TXT at ns1 after 120 s' },
         deferredUntil: new Date(T0 + 2 * HOUR),
         ariChosen: false,
+        renewRequested: { at: new Date(T0 - HOUR), by: 'dashboard' },
       },
+      'imported.example.org': { imported: { names: ['imported.example.org', 'www.imported.example.org'], at: new Date(T0 - 2 * HOUR) }, written: '0ABC' },
     },
   };
 }
