@@ -43,6 +43,8 @@ export interface WhisperErrorOptions {
   retryAfter?: Date;
   /** The ACME identifier (DNS name) the failure is about: set when an authorization failed. */
   identifier?: string;
+  /** The `replaces` (ARI certID) of a new-order the CA refused: the refusal may be about it. */
+  refusedReplaces?: string;
 }
 
 /** The one error type of whisper-ts: a stable `code`, whether it is `retryable`, and its `cause`. */
@@ -52,6 +54,8 @@ export class WhisperError extends Error {
   readonly retryAfter: Date | undefined;
   /** The ACME identifier whose authorization failed, when that is what failed (the budget charges it alone). */
   readonly identifier: string | undefined;
+  /** Set when a new-order carrying this `replaces` got a CA problem: ordering again without it may succeed. */
+  readonly refusedReplaces: string | undefined;
 
   constructor(code: ErrorCode, message: string, options: WhisperErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -60,6 +64,7 @@ export class WhisperError extends Error {
     this.retryable = options.retryable ?? false;
     this.retryAfter = options.retryAfter;
     this.identifier = options.identifier;
+    this.refusedReplaces = options.refusedReplaces;
   }
 }
 

@@ -369,7 +369,7 @@ export class Reconciler {
         this.deps.budget.recordOrder(order, this.now());
         return bundle;
       } catch (err) {
-        if (!replaces || !REFUSED_REPLACES.some((type) => hasProblemType(err, type))) throw this.charge(order, err);
+        if (!replaces || !refusesReplaces(err, replaces)) throw this.charge(order, err);
         log.warn({ replaces, err: errorMessage(err) }, 'the CA refused `replaces`; ordering again without it');
         this.deps.state.setCert(cert.id, (old) => ({ ...old, replacesRefused: replaces }));
       }
@@ -413,6 +413,15 @@ function deferred(cert: WantedCert, until: Date, bucket: string, key: string): W
 
 /** Problem types with which a CA refuses a `replaces` (RFC 9773 §5; Let's Encrypt answers each of them). */
 const REFUSED_REPLACES = ['alreadyReplaced', 'unauthorized', 'malformed', 'conflict'];
+
+/**
+ * Whether ordering again without `replaces` may succeed: the problem types a CA refuses a `replaces` with, or any
+ * problem answering the new-order that carried it (marked by the issuer), never a rate limit.
+ */
+function refusesReplaces(err: unknown, replaces: string): boolean {
+  if (isWhisperError(err, 'ACME_RATE_LIMITED') || hasProblemType(err, 'rateLimited')) return false;
+  return REFUSED_REPLACES.some((type) => hasProblemType(err, type)) || (isWhisperError(err) && err.refusedReplaces === replaces);
+}
 
 /** The certificate's notAfter (ms), or `undefined` if it does not parse (the store will refuse it anyway). */
 function expiry(pem: string): number | undefined {

@@ -14,7 +14,7 @@ import { createCsr, generateKey, type KeyType } from './keys.js';
 import { checkIssued, deactivatePending } from './order-finish.js';
 import { challengeToken, checkHttp01Order, presentTokens, removeTokens, type Http01Token } from './order-http01.js';
 import { pollUntil, type Sleep } from './poll.js';
-import { asProblem, describeProblem, isRetryableProblem } from './problems.js';
+import { asProblem, describeProblem, hasProblemType, isRetryableProblem, problemOf } from './problems.js';
 import type { AcmeClient, IssueOptions } from './types.js';
 
 type Challenge = Authorization['challenges'][number];
@@ -102,7 +102,9 @@ export async function runOrder(ctx: OrderContext, cert: WantedCert, opts: IssueO
       ...(opts.replaces ? { replaces: opts.replaces } : {}),
       ...(opts.profile ? { profile: opts.profile } : {}),
     };
-    const created = await step('createOrder', () => client.createOrder(payload));
+    const created = await step('createOrder', () => client.createOrder(payload)).catch((err: unknown) => {
+      throw opts.replaces ? markReplaces(err, opts.replaces) : err;
+    });
     order = created;
     if (created.status === 'invalid') throw orderFailure(what, 'the new order is invalid', created.error);
 
@@ -233,6 +235,23 @@ function asWhisperError(err: unknown, context: string, fallback: ErrorCode, sign
   if (signal?.aborted) return new WhisperError('ABORTED', `${context}: aborted`, { cause: err });
   const retryable = fallback === 'DNS_PROVIDER' || fallback === 'DNS_PROPAGATION_TIMEOUT' || fallback === 'HTTP01';
   return new WhisperError(fallback, `${context} failed: ${(err as Error)?.message ?? String(err)}`, { retryable, cause: err });
+}
+
+/**
+ * A CA problem answering a new-order that carried `replaces` (other than a rate limit): the CA may refuse the
+ * `replaces` itself with any problem, even a 500 (Pebble for a serial with its high bit set), so the caller may
+ * order again without it.
+ */
+function markReplaces(err: unknown, replaces: string): unknown {
+  if (!isWhisperError(err) || err.code === 'ACME_RATE_LIMITED' || problemOf(err) === undefined) return err;
+  if (hasProblemType(err, 'rateLimited')) return err;
+  return new WhisperError(err.code, err.message, {
+    retryable: err.retryable,
+    cause: err.cause,
+    refusedReplaces: replaces,
+    ...(err.retryAfter ? { retryAfter: err.retryAfter } : {}),
+    ...(err.identifier ? { identifier: err.identifier } : {}),
+  });
 }
 
 function orderFailure(what: string, message: string, error: unknown, retryable = false, identifier?: string): WhisperError {

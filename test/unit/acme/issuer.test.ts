@@ -138,6 +138,26 @@ describe('ACME issuer order flow', () => {
     expect(t.fake.orders[0]).toMatchObject({ replaces: 'aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE', profile: 'shortlived' });
   });
 
+  it('marks a CA problem at new-order with the `replaces` it carried, and leaves a rate limit untouched', async () => {
+    const REPLACES = 'aYhba4dGQEHhs3uEe6CuLN4ByNQ.AIdlQyE';
+    // Pebble answers 500 serverInternal for a certID whose serial has its high bit set: the refusal is about `replaces`.
+    const internal = new WhisperError('ACME_ORDER', 'the CA refused (HTTP 500) serverInternal', {
+      retryable: true,
+      cause: { type: 'urn:ietf:params:acme:error:serverInternal', detail: 'could not find an order for the given certificate' },
+    });
+    const t = setup({ failAt: { createOrder: { error: internal } } });
+    const err = await failure(t.issuer.issue(wanted(['www.example.com']), { replaces: REPLACES }));
+    expect(err).toMatchObject({ code: 'ACME_ORDER', retryable: true, refusedReplaces: REPLACES, message: internal.message });
+    expect(err.cause).toBe(internal.cause);
+
+    const limited = new WhisperError('ACME_RATE_LIMITED', 'rate limited', { retryable: true, cause: { type: 'urn:ietf:params:acme:error:rateLimited' } });
+    const r = setup({ failAt: { createOrder: { error: limited } } });
+    expect(await failure(r.issuer.issue(wanted(['www.example.com']), { replaces: REPLACES }))).toBe(limited);
+    // Without `replaces` nothing is marked.
+    const plain = setup({ failAt: { createOrder: { error: internal } } });
+    expect((await failure(plain.issuer.issue(wanted(['www.example.com'])))).refusedReplaces).toBeUndefined();
+  });
+
   it('polls with the injected sleep and a growing interval', async () => {
     const t = setup({ pendingPolls: 3 });
     await t.issuer.issue(wanted(['www.example.com']));

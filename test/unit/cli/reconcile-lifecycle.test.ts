@@ -83,6 +83,33 @@ describe('Reconciler: renewal with `replaces`', () => {
     });
   }
 
+  it('orders again without `replaces` when new-order carrying it fails with any other CA problem (a 500 included)', async () => {
+    // Pebble 2.10 looks a certID up by the serial without its DER 0x00: half of all certificates get a 500 here.
+    const internal = new WhisperError('ACME_ORDER', 'the CA refused (HTTP 500)', {
+      retryable: true, refusedReplaces: CERT_ID,
+      cause: problem('serverInternal', 'could not find an order for the given certificate'),
+    });
+    const t = setup([fails(internal), ok]);
+    await t.r.ensure(cert, new AbortController().signal);
+    expect(t.calls).toEqual([{ replaces: CERT_ID }, {}]);
+    // The fallback is a renewal of the same names without ARI: the exact-set bucket only.
+    expect(t.budget.events(t.now)).toEqual([{ type: 'order', at: t.now, names: cert.names, renewal: true }]);
+  });
+
+  it('does not drop `replaces` for a failure after new-order or for a rate limit', async () => {
+    const later = new WhisperError('ACME_ORDER', 'finalize: serverInternal', { retryable: true, cause: problem('serverInternal', 'boom') });
+    const t = setup([fails(later)]);
+    await expect(t.r.ensure(cert, new AbortController().signal)).rejects.toBe(later);
+    expect(t.calls).toEqual([{ replaces: CERT_ID }]);
+    expect(t.state.cert(cert.id).replacesRefused).toBeUndefined();
+    const limited = new WhisperError('ACME_RATE_LIMITED', 'slow down', {
+      retryable: true, refusedReplaces: CERT_ID, retryAfter: new Date(t.now + 3_600_000), cause: problem('rateLimited', 'too many'),
+    });
+    const r = setup([fails(limited)]);
+    await expect(r.r.ensure(cert, new AbortController().signal)).rejects.toBe(limited);
+    expect(r.calls).toEqual([{ replaces: CERT_ID }]);
+  });
+
   it('never sends a refused `replaces` again for that certificate', async () => {
     const t = setup([fails(new WhisperError('ACME_ORDER', 'no', { cause: problem('unauthorized', 'another account') })), fails(new WhisperError('ACME_ORDER', 'down', { retryable: true }))]);
     await expect(t.r.ensure(cert, new AbortController().signal)).rejects.toThrow(/down/);
