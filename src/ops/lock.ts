@@ -1,10 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import { link, open, readFile, rename, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { WhisperError, errorMessage } from '../errors.js';
 import type { Logger } from '../log.js';
-import { writeFileAtomic } from '../store/atomic.js';
+import { tempFileName, writeFileAtomic } from '../store/atomic.js';
 import { heldTimers, systemTimers, type Timers } from '../time.js';
 import { LOCK_FILE, describeHolder, isStale, parseLockInfo, processAlive, sameHolder, type LockInfo, type LockKind } from './lock-info.js';
 
@@ -84,13 +83,21 @@ export async function readFolderLock(folder: string, opts: ReadLockOptions = {})
 }
 
 /**
+ * The private temporary file a lock is created through: named like `writeFileAtomic`'s (`.<name>.<hex>.tmp`), so the
+ * one a `kill -9` leaves is removed by the next start with the other temporary files.
+ */
+export function lockTempName(name: string): string {
+  return tempFileName(name);
+}
+
+/**
  * Creates the lock file only if there is none; `false` when another holds it. The content is written to a private
  * temporary file (O_EXCL, 0600) first and linked into place, which fails when the lock exists: nobody ever reads a
  * lock half written. Where hard links are not supported, the lock is created in place with O_EXCL.
  */
 async function tryCreate(file: string, info: LockInfo): Promise<boolean> {
   const text = `${JSON.stringify(info)}\n`;
-  const tmp = `${file}.${randomBytes(6).toString('hex')}.new`;
+  const tmp = join(dirname(file), lockTempName(basename(file)));
   try {
     await writeExclusive(tmp, text);
     try {
@@ -98,7 +105,8 @@ async function tryCreate(file: string, info: LockInfo): Promise<boolean> {
       return true;
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'EEXIST') return false;
+      // ENOENT: a starting daemon removed our temporary file as a leftover; it holds the lock now.
+      if (code === 'EEXIST' || code === 'ENOENT') return false;
       if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') throw err;
     }
     await writeExclusive(file, text);
@@ -130,7 +138,7 @@ async function writeExclusive(file: string, text: string): Promise<void> {
  * overwrite, so a third holder is never clobbered).
  */
 async function removeStale(file: string, stale: LockInfo): Promise<void> {
-  const aside = `${file}.${randomBytes(6).toString('hex')}.stale`;
+  const aside = join(dirname(file), lockTempName(basename(file)));
   try {
     await rename(file, aside);
   } catch (err) {

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { JOURNAL_FILE, isJournalFile } from '../acme/journal.js';
 import { WhisperError, errorMessage } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
+import { LOCK_FILE } from '../ops/lock-info.js';
 import { STATE_FILE } from '../state/types.js';
 import { ACCOUNT_KEY_FILE, ACCOUNT_URLS_FILE } from './account-files.js';
 import { nodeFs, tempFileTarget, type AtomicFs } from './atomic.js';
@@ -21,7 +22,7 @@ export interface RemoveTempFilesOptions {
 }
 
 /** The files whisper-ts writes into the certificate folder besides the certificates. */
-const FOLDER_FILES: ReadonlySet<string> = new Set([ACCOUNT_KEY_FILE, ACCOUNT_URLS_FILE, STATE_FILE, JOURNAL_FILE, PROBE_TARGET]);
+const FOLDER_FILES: ReadonlySet<string> = new Set([ACCOUNT_KEY_FILE, ACCOUNT_URLS_FILE, STATE_FILE, JOURNAL_FILE, PROBE_TARGET, LOCK_FILE]);
 const CERTBOT: ReadonlySet<string> = new Set(CERTBOT_FILES);
 
 const idFile = (name: string, suffix: string): boolean => name.endsWith(suffix) && isValidId(name.slice(0, -suffix.length));
@@ -29,7 +30,7 @@ const idFile = (name: string, suffix: string): boolean => name.endsWith(suffix) 
 /**
  * Removes the temporary files a killed run left (`.<name>.<12 hex digits>.tmp`, see `writeFileAtomic`), and only
  * those whose `<name>` is a file whisper-ts writes there: `<id>.pem`, `.acme`, `.acme.json`, the state file, the
- * challenge journal and the writability probe in the certificate folder; `<id>.p12` and the certbot files of `<id>/` in the formats folder.
+ * folder lock, the challenge journal and the writability probe in the certificate folder; `<id>.p12` and the certbot files of `<id>/` in the formats folder.
  * Any other file is left alone. Call it at start, before anything writes: a write in flight has such a file too.
  * A folder that cannot be listed, or a file that cannot be removed, is a warning naming it, never a failure.
  * @returns how many files were removed (logged once, at info, when there were any).

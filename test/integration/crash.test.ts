@@ -56,7 +56,9 @@ async function firstChallenge(zoneId: string): Promise<void> {
 function checkFile(name: string, text: string): string | undefined {
   if (name.endsWith('.tmp')) return undefined; // an atomic write in progress, never under a final name
   try {
-    if (name.endsWith('.json')) {
+    // The history database and its SQLite companions: written by SQLite's own journaling, never read as text.
+    if (/^\.whisper-history\.sqlite(-wal|-shm|-journal)?$/.test(name)) return undefined;
+    if (name.endsWith('.json') || name === '.whisper.lock') {
       JSON.parse(text);
       return undefined;
     }

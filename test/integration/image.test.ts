@@ -220,7 +220,7 @@ describe('the Docker image, built and run by a real engine', () => {
     expect(JSON.parse(r.stdout)).toEqual({
       uid: NODE_UID,
       node: `v${process.env.NODE_VERSION}`,
-      app: ['certs', 'dist', 'docker', 'node_modules', 'package-lock.json', 'package.json'],
+      app: ['certs', 'dist', 'docker', 'node_modules', 'package-lock.json', 'package.json', 'web'],
       missing: [],
       dev: [],
       maps: [],

@@ -2,7 +2,8 @@ import { describe, it, expect, beforeEach, afterEach } from 'vitest';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { acquireFolderLock, readFolderLock, LOCK_FILE, type AcquireLockOptions, type LockInfo } from '../../../src/ops/lock.js';
+import { tempFileTarget } from '../../../src/store/atomic.js';
+import { acquireFolderLock, lockTempName, readFolderLock, LOCK_FILE, type AcquireLockOptions, type LockInfo } from '../../../src/ops/lock.js';
 import { isStale, parseLockInfo } from '../../../src/ops/lock-info.js';
 import { capturedLogger, fakeClock, settle, T0 } from '../queue/fakes.js';
 
@@ -44,6 +45,12 @@ describe('acquireFolderLock', () => {
     await lock.release();
     await lock.release();
     await expect(stat(join(dir, LOCK_FILE))).rejects.toMatchObject({ code: 'ENOENT' });
+  });
+
+  it('creates the lock through a temporary file of the folder\'s kind, so a kill -9 leaves nothing a start does not clean', () => {
+    const name = lockTempName(LOCK_FILE);
+    expect(tempFileTarget(name)).toBe(LOCK_FILE);
+    expect(lockTempName(LOCK_FILE)).not.toBe(name);
   });
 
   it('lets exactly one of two processes taking a free folder at once have it', async () => {

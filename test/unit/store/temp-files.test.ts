@@ -45,6 +45,7 @@ describe('folder store: temporary files of a killed run', () => {
       `..acme.json.${HEX}.tmp`,
       `..whisper-state.json.${HEX}.tmp`,
       `..whisper-challenges.json.${HEX}.tmp`,
+      `..whisper.lock.${HEX}.tmp`, // the folder lock's heartbeat, or its creation
     ];
     const foreign = [
       '.foo.tmp',
