@@ -10,7 +10,10 @@ export interface TransportOptions {
   caBundle?: string;
   /** Timeout of one HTTP request. @default 30000 */
   requestTimeoutMs?: number;
-  /** Retries of a request the CA refused with `badNonce` (each with the fresh nonce it sent). @default 5 */
+  /**
+   * Retries of a request the CA refused with `badNonce` (each with the fresh nonce it sent): cheap, and the CA asks for
+   * them; failing the order instead costs a job backoff. @default 10
+   */
   badNonceRetries?: number;
   /** Clock, for `Retry-After` seconds. @default () => new Date() */
   now?: () => Date;
@@ -109,7 +112,7 @@ export function createAcmeClientFactory(options: TransportOptions = {}): AcmeCli
   removeAcmeClientRetries();
   const agent = options.caBundle === undefined ? undefined : new https.Agent({ ca: options.caBundle, keepAlive: true });
   const timeout = options.requestTimeoutMs ?? 30_000;
-  const badNonceRetries = options.badNonceRetries ?? 5;
+  const badNonceRetries = options.badNonceRetries ?? 10;
   const now = options.now ?? (() => new Date());
   const cas = new Map<string, SharedCa>();
 
