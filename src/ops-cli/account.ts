@@ -5,6 +5,8 @@ import { createAcmeClientFactory } from '../acme/transport.js';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
 import type { AccountView } from '../ops/types.js';
+import { openHistory } from '../history/db.js';
+import { errorMessage } from '../errors.js';
 import { commandLogger, configOf, failed, opsProgram, parse, withDaemonOptions, OPS_EXIT, type OpsIo } from './common.js';
 
 const OWN = ['yes', 'json'];
@@ -16,6 +18,8 @@ export interface AccountDeps {
   show(o: AccountOpsOptions): Promise<AccountView>;
   rollover(o: RolloverOptions): Promise<RolloverResult>;
   deactivate(o: DeactivateOptions): Promise<DeactivateResult>;
+  /** Records a rollover or deactivation in the folder's history. @default none */
+  record?(config: Config, event: { readonly reason: string; readonly message: string }, log: Logger): void;
 }
 
 /** The real {@link AccountDeps}: the store the daemon uses (under --ha the KV copy too), the CA of the options. */
@@ -28,6 +32,19 @@ export const defaultAccountDeps: AccountDeps = {
   show: showAccount,
   rollover: rolloverAccountKey,
   deactivate: deactivateAccount,
+  record(config, event, log) {
+    // Beside a running daemon's own writes (SQLite waits for its lock); a history that cannot be opened is only a warning.
+    try {
+      const history = openHistory(config.certDir, { retentionDays: config.historyDays, log });
+      try {
+        history.record({ at: new Date(), kind: 'account', by: 'cli', ...event });
+      } finally {
+        history.close();
+      }
+    } catch (err) {
+      log.warn({ err: errorMessage(err) }, 'the account change is not in the history');
+    }
+  },
 };
 
 /** The lines of `account show`. */
@@ -77,7 +94,8 @@ export async function accountCommand(argv: readonly string[], io: OpsIo, deps: A
   }
   try {
     const config = configOf(folder, raw, OWN, io);
-    const o = await deps.open(config, commandLogger(config, io));
+    const log = commandLogger(config, io);
+    const o = await deps.open(config, log);
     try {
       const out = (value: unknown, line: string) => io.stdout(raw.json ? `${JSON.stringify(value, null, 2)}\n` : line);
       if (action === 'show') {
@@ -85,9 +103,11 @@ export async function accountCommand(argv: readonly string[], io: OpsIo, deps: A
         out(a, accountLines(a));
       } else if (action === 'rollover') {
         const r = await deps.rollover(o);
+        deps.record?.(config, { reason: 'rollover', message: `account ${r.url}: key ${r.oldThumbprint} replaced by ${r.thumbprint}` }, log);
         out(r, rolloverLine(r));
       } else {
         const r = await deps.deactivate({ ...o, confirm: true });
+        deps.record?.(config, { reason: 'deactivate', message: `account ${r.url} deactivated; new key ${r.thumbprint}` }, log);
         out(r, deactivateLine(r));
       }
     } finally {

@@ -135,7 +135,15 @@ describe('renew, revoke and import (whisper-ts commands)', () => {
     expect(await w.stop()).toBe(0);
     const account = await cli(['account', elsewhere, 'show', '--json', ...t.opts]);
     expect(account.code, account.stderr).toBe(0);
-    expect(JSON.parse(account.stdout)).toMatchObject({ directoryUrl: env.pebble.directoryUrl, status: 'valid', url: expect.stringMatching(/^https:\/\//) });
+    const shown = JSON.parse(account.stdout) as { url: string; thumbprint: string };
+    expect(shown).toMatchObject({ directoryUrl: env.pebble.directoryUrl, status: 'valid', url: expect.stringMatching(/^https:\/\//) });
+    // A key rollover at the CA: the same account under a new key, and a line in the folder's history.
+    const rolled = await cli(['account', elsewhere, 'rollover', '--json', ...t.opts]);
+    expect(rolled.code, rolled.stderr).toBe(0);
+    expect(JSON.parse(rolled.stdout)).toMatchObject({ url: shown.url, oldThumbprint: shown.thumbprint, thumbprint: expect.not.stringMatching(shown.thumbprint) });
+    const after = await cli(['account', elsewhere, 'show', '--json', ...t.opts]);
+    expect(JSON.parse(after.stdout)).toMatchObject({ url: shown.url, status: 'valid', thumbprint: (JSON.parse(rolled.stdout) as { thumbprint: string }).thumbprint });
+    expect((await historyRows(elsewhere, 'account')).some((r) => r.by === 'cli' && r.reason === 'rollover')).toBe(true);
     // The HAProxy file is key, leaf and chain: as a PEM bundle from any other tool, put in another order.
     const blocks = (await readFile(source, 'utf8')).match(/-----BEGIN [^-]+-----[\s\S]+?-----END [^-]+-----\n?/g)!;
     const pem = join(t.base, 'bundle.pem');

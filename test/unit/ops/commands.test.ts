@@ -196,6 +196,7 @@ describe('account', () => {
       show: async (o) => (calls.push('show'), { directoryUrl: o.directoryUrl, url: 'https://ca/acct/1', thumbprint: 'TP', keyType: 'ecdsa-p256', status: 'valid', contact: ['mailto:a@example.com'], urls: {} }),
       rollover: async () => (calls.push('rollover'), { url: 'https://ca/acct/1', oldThumbprint: 'OLD', thumbprint: 'NEW', keyType: 'ecdsa-p256', keptAs: '.acme.old-1' }),
       deactivate: async (o) => (calls.push(`deactivate ${String(o.confirm)}`), { url: 'https://ca/acct/1', thumbprint: 'NEXT' }),
+      record: (_config, event) => void calls.push(`record ${event.reason}: ${event.message}`),
     };
     return { deps, calls };
   }
@@ -218,6 +219,10 @@ describe('account', () => {
     expect(o.err()).toContain('cannot be undone: add --yes');
     expect(await opsCommand(['account', 'certs', 'deactivate', '--yes'], o.io, { account: f.deps })).toBe(0);
     expect(f.calls).toContain('deactivate true');
+    expect(f.calls.filter((c) => c.startsWith('record'))).toEqual([
+      'record rollover: account https://ca/acct/1: key OLD replaced by NEW',
+      'record deactivate: account https://ca/acct/1 deactivated; new key NEXT',
+    ]);
     expect(await opsCommand(['account', 'certs', 'forget'], o.io, { account: f.deps })).toBe(2);
     expect(o.err()).toContain('Allowed choices are show, rollover, deactivate');
   });
