@@ -91,9 +91,10 @@ export function orderReason(stored: StoredCert | undefined, cert: WantedCert, no
  * ARI window or lifetime rule), consult the rate-limit budget, order, store, notify. The daemon and the tests share it.
  */
 export class Reconciler {
-  private plan: Plan;
+  /** What has been acted on: nothing until the catalog was read (see {@link update}). */
+  private plan: Plan = { certs: [], problems: [] };
   /** The planner's plan {@link plan} was made from (before the policies' extra names). */
-  private raw: Plan;
+  private raw: Plan | undefined;
   private byId = new Map<string, WantedCert>();
   private readonly planner: IncrementalPlanner;
   /** Certificates issued but not yet stored (a full or read-only disk): written on the retry, not ordered again. */
@@ -116,8 +117,8 @@ export class Reconciler {
       ...(deps.staticDomains ? { staticDomains: deps.staticDomains } : {}),
       ...(deps.serviceName ? { serviceName: deps.serviceName } : {}),
     });
-    this.plan = this.planner.plan;
-    this.raw = this.plan;
+    // The environment's static certificates are in the planner's plan already, not in ours: the first catalog read
+    // finds them added and queues them with the catalog's.
   }
 
   /** The certificates currently wanted. */

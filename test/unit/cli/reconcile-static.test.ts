@@ -12,7 +12,7 @@ import { emptyState } from '../../../src/state/types.js';
 
 const NOW = Date.UTC(2026, 10, 23);
 
-function fakes(listenPaths: readonly string[] = ['s']) {
+function fakes(listenPaths: readonly string[] = ['s'], staticDomains?: readonly (readonly string[])[]) {
   const enqueued: Array<[string, string, readonly string[]]> = [];
   const forgotten: string[] = [];
   const warnings: Array<Record<string, unknown>> = [];
@@ -36,6 +36,7 @@ function fakes(listenPaths: readonly string[] = ['s']) {
   });
   const r = new Reconciler({
     store, issuer, renewal, budget: new RateBudget(), state, log, allowDomains: ['example.com'], now: () => NOW, listenPaths,
+    ...(staticDomains ? { staticDomains } : {}),
     enqueue: (c: WantedCert, reason) => enqueued.push([c.id, reason, c.names]),
     forget: (id) => forgotten.push(id),
     notify: () => undefined,
@@ -58,6 +59,16 @@ describe('Reconciler.updateStatic', () => {
       ['multi-hosts.example.com', 'start', ['shop.example.com', 'www.example.com']],
     ]);
     expect(r.find('multi-hosts.example.com')?.services).toEqual(['kv:s/example.com/www', 'shop']);
+  });
+
+  it('queues the certificates of --static-domains (DOMAINS) at start with the catalog\'s, even an empty catalog', () => {
+    const { r, enqueued } = fakes([], [['static.example.com', 'www.static.example.com']]);
+    expect(r.wanted).toEqual([]);
+    r.update(catalog({}), 'all');
+    expect(enqueued).toEqual([['static.example.com', 'start', ['static.example.com', 'www.static.example.com']]]);
+    const more = fakes([], [['static.example.com']]);
+    more.r.update(catalog({ web: ['dns=example.com', 'ssl=on'] }), 'all');
+    expect(more.enqueued.map(([id, reason]) => [id, reason]).sort()).toEqual([['static.example.com', 'start'], ['web.example.com', 'start']]);
   });
 
   it('after the catalog: queues an added entry, re-queues a changed certificate, forgets a removed one', () => {
