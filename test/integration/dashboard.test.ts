@@ -19,6 +19,8 @@ const SCREENSHOT = resolve(import.meta.dirname, '../../docs/dashboard.png');
 const TOKEN = `dashboard-${uniq()}-0123456789abcdef`;
 /** Orders against Pebble take seconds; the page then follows the event stream (and re-reads every minute). */
 const WAIT_MS = 90_000;
+/** In the `domainBlocklist` of the test Pebble: its new-order is refused with `rejectedIdentifier`. */
+const BLOCKED = 'blocked-domain.example';
 
 /** Clicks in the page itself: the table is redrawn as events arrive, so a handle taken earlier may be gone. */
 async function click(page: Page, selector: string): Promise<void> {
@@ -42,7 +44,9 @@ describe('dashboard (real daemon, headless Chromium)', () => {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     const w = startWhisper([folder, ...envArgs(env), '--dns-provider', 'route53', '--route53-endpoint', env.route53.endpoint,
-      '--allow-domain', zone, '--listen', `127.0.0.1:${port}`, '--admin-token-file', tokenFile]);
+      '--allow-domain', zone, '--listen', `127.0.0.1:${port}`, '--admin-token-file', tokenFile,
+      // A name on Pebble's blocklist: a failure with the CA's problem document for the "Last failures" panel.
+      '--static-domains', BLOCKED, '--allow-domain', BLOCKED]);
     running.push(w);
 
     const ids = [`web-${uniq()}.${zone}`, `api-${uniq()}.${zone}`];
@@ -69,6 +73,11 @@ describe('dashboard (real daemon, headless Chromium)', () => {
       for (const id of ids) await page.waitForSelector(`table#certificates tbody tr[data-id="${id}"]`, { timeout: WAIT_MS });
       expect(await rowSerial(page, renewed)).toBe(oldSerial);
       await page.waitForSelector('#live[data-state="live"]', { timeout: WAIT_MS });
+      // The refused order, with the CA's problem type and detail.
+      await page.waitForSelector(`#failures li[data-cert="${BLOCKED}"]`, { timeout: WAIT_MS });
+      const failure = await page.$eval(`#failures li[data-cert="${BLOCKED}"]`, (el) => el.textContent ?? '');
+      expect(failure).toContain('rejectedIdentifier');
+      expect(failure).toContain(BLOCKED);
 
       // Without the token: the server answers 401 and the page shows its message.
       const refusedAnswer = page.waitForResponse((r) => r.url().endsWith(`/api/certificates/${renewed}/renew`) && r.request().method() === 'POST');
@@ -103,7 +112,7 @@ describe('dashboard (real daemon, headless Chromium)', () => {
         return { head: getComputedStyle(table.tHead).display, widths: [...table.tBodies[0].rows].map((r) => r.getBoundingClientRect().width) };
       })()`)) as { head: string; widths: number[] };
       expect(layout.head).toBe('none');
-      expect(layout.widths).toHaveLength(2);
+      expect(layout.widths).toHaveLength(ids.length + 1); // the blocked name too: wanted, failing, no file
       for (const width of layout.widths) expect(width).toBeLessThanOrEqual(390);
       expect(pageErrors).toEqual([]);
     });
