@@ -1,22 +1,18 @@
 import { removeTempFiles } from './store/temp-files.js';
 import { mkdir } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
 import { WhisperError, errorMessage, isWhisperError } from './errors.js';
-import { createFolderStore } from './store/folder.js';
+import { consulFromConfig, issuerFromConfig, storeFromConfig } from './from-config.js';
+import { ensureAccount, offeredProfile } from './acme/account-ready.js';
 import type { CertStore, StoredCert } from './store/types.js';
-import { createAcmeIssuer } from './acme/issuer.js';
-import { cleanOrphanChallenges, createChallengeJournal, type ChallengeJournal } from './acme/journal.js';
-import { createChallengeCleanup, type ChallengeCleanup } from './acme/cleanup.js';
+import { cleanOrphanChallenges, createChallengeJournal } from './acme/journal.js';
+import { createChallengeCleanup } from './acme/cleanup.js';
 import type { Issuer } from './acme/types.js';
 import { createDnsProvider } from './dns/factory.js';
 import { batchDnsProvider } from './dns/batch.js';
 import type { DnsProvider } from './dns/provider.js';
-import { waitForPropagation } from './dns/propagation.js';
-import { missingRecords } from './dns/present-check.js';
-import { createCnameLookup, followCname } from './dns/cname.js';
-import { createConsulApi, type ConsulApi } from './consul/api.js';
+import type { ConsulApi } from './consul/api.js';
 import { CatalogWatcher, type CatalogChange } from './consul/watcher.js';
 import { DatacenterCatalog, serviceNameOf } from './consul/datacenters.js';
 import { KvWatcher, runWithKvWatchers } from './consul/kv-watch.js';
@@ -29,7 +25,7 @@ import { createCaFetch } from './acme/ca-fetch.js';
 import { RateBudget } from './limits/budget.js';
 import { loadState } from './state/file.js';
 import { StateKeeper } from './state/keeper.js';
-import { abortableSleep, backoffDelay, systemTimers, type Sleep, type Timers } from './time.js';
+import { abortableSleep, systemTimers, type Sleep, type Timers } from './time.js';
 import { runHa, type Pipeline } from './ha/run.js';
 import type { SharedState } from './ha/kv-state.js';
 import type { WhisperMetrics } from './http/metrics.js';
@@ -93,110 +89,6 @@ function apiHost(host: string): string {
 
 /** The history of a run whose database could not be opened: records nothing. */
 const NO_HISTORY: HistoryStore = { record: () => undefined, query: () => [], prune: () => 0, close: () => undefined };
-
-/** Builds the Consul client the configuration describes. */
-export function consulFromConfig(config: Config): ConsulApi {
-  return createConsulApi({
-    address: config.consul.address,
-    secure: config.consul.secure,
-    ...(config.consul.token ? { token: config.consul.token } : {}),
-    ...(config.consul.caFile ? { caFile: config.consul.caFile } : {}),
-    ...(config.consul.certFile ? { certFile: config.consul.certFile } : {}),
-    ...(config.consul.keyFile ? { keyFile: config.consul.keyFile } : {}),
-  });
-}
-
-/**
- * Builds the store the configuration describes. Its account key is `-a` when given, else the folder's `.acme`, else
- * `~/.acme` (the last whisper's default), else a new `<folder>/.acme` (see `resolveAccountKeyFile`).
- */
-export function storeFromConfig(config: Config, log: Logger): CertStore {
-  return createFolderStore(config.certDir, {
-    formats: config.formats,
-    formatsDir: config.formatsDir,
-    log,
-    homeDir: homedir(),
-    ...(config.acmeKeyFile ? { accountKeyFile: config.acmeKeyFile } : {}),
-  });
-}
-
-/** Builds the ACME issuer the configuration describes (the daemon's, and that of `whisper-ts renew` without one). */
-export function issuerFromConfig(
-  config: Config,
-  store: CertStore,
-  dns: DnsProvider,
-  journal: ChallengeJournal,
-  cleanup: ChallengeCleanup,
-  log: Logger,
-  sleep: Sleep,
-  http01?: Http01Solver,
-  cleanupFor?: (dns: DnsProvider) => ChallengeCleanup,
-): Issuer {
-  const lookup = createCnameLookup(config.dnsResolvers.length > 0 ? { servers: config.dnsResolvers } : {});
-  return createAcmeIssuer({
-    directoryUrl: config.directoryUrl,
-    store,
-    dns,
-    journal,
-    cleanup,
-    ...(cleanupFor ? { cleanupFor } : {}),
-    keyType: config.keyType,
-    log,
-    sleep,
-    ...(config.email ? { email: config.email } : {}),
-    ...(config.eab ? { eab: config.eab } : {}),
-    ...(config.caBundle ? { caBundle: config.caBundle } : {}),
-    challengeTarget: (fqdn, signal) => followCname(fqdn, lookup, signal ? { signal } : {}),
-    challenge: config.challenge,
-    ...(http01 ? { http01 } : {}),
-    allowWildcard: config.allowWildcard,
-    // The order's own back end (a config file's named one) knows its name servers best; else the default's.
-    missingRecords: (records, signal, orderDns = dns) =>
-      missingRecords(records, {
-        ...(signal ? { signal } : {}),
-        ...(config.dnsResolvers.length > 0 ? { servers: config.dnsResolvers } : {}),
-        ...(orderDns.nameservers ? { nameservers: orderDns.nameservers.bind(orderDns) } : {}),
-      }),
-    propagate: (records, signal, orderDns = dns) =>
-      waitForPropagation(records, {
-        timeoutMs: config.propagationTimeoutMs,
-        sleep,
-        ...(signal ? { signal } : {}),
-        ...(config.dnsResolvers.length > 0 ? { servers: config.dnsResolvers } : {}),
-        ...(orderDns.nameservers ? { nameservers: orderDns.nameservers.bind(orderDns) } : {}),
-      }),
-  });
-}
-
-/**
- * Registers the ACME account (or finds it), retrying while the CA is unreachable. A missing e-mail address or a
- * refused registration is final: the daemon cannot work without an account.
- */
-async function ensureAccount(issuer: Issuer, log: Logger, sleep: Sleep, signal: AbortSignal, before?: () => Promise<unknown>): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await before?.();
-      await issuer.ensureAccount(signal);
-      return;
-    } catch (err) {
-      if (signal.aborted) throw new WhisperError('ABORTED', 'stopped before the account was ready', { cause: err });
-      if (!isWhisperError(err) || !err.retryable) throw err;
-      const delay = Math.max(backoffDelay(attempt, { baseMs: 2000, maxMs: 300_000 }), (err.retryAfter?.getTime() ?? 0) - Date.now());
-      log.warn({ code: err.code, attempt, retryInMs: delay }, `ACME account not ready: ${errorMessage(err)}`);
-      await sleep(delay, signal);
-    }
-  }
-}
-
-/** `--profile`, when the CA's directory lists it; otherwise a warning and orders without a profile. */
-async function offeredProfile(config: Config, issuer: Issuer, log: Logger): Promise<string | undefined> {
-  if (!config.profile) return undefined;
-  const dir = await issuer.directory?.().catch(() => undefined);
-  const meta = dir?.meta as { profiles?: Record<string, unknown> } | undefined;
-  if (meta?.profiles && config.profile in meta.profiles) return config.profile;
-  log.warn({ profile: config.profile, offered: Object.keys(meta?.profiles ?? {}) }, 'the CA does not offer this ACME profile; ordering without one');
-  return undefined;
-}
 
 /**
  * The daemon. With `--ha` or `--store consul`, {@link runPipeline} runs inside leader election and KV sharing

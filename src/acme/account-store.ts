@@ -1,6 +1,6 @@
 import type { Config } from '../config.js';
 import type { ConsulApi } from '../consul/api.js';
-import { consulFromConfig, storeFromConfig } from '../daemon.js';
+import { consulFromConfig, storeFromConfig } from '../from-config.js';
 import { WhisperError } from '../errors.js';
 import { accountKvKey, createKvAccountStore } from '../ha/kv-account.js';
 import { kvCodec } from '../ha/kv-crypto.js';

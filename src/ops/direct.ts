@@ -1,8 +1,8 @@
 import { mkdir } from 'node:fs/promises';
 import type { Config } from '../config.js';
 import type { Logger } from '../log.js';
-import { WhisperError, errorMessage } from '../errors.js';
-import { consulFromConfig, issuerFromConfig, storeFromConfig } from '../daemon.js';
+import { errorMessage } from '../errors.js';
+import { consulFromConfig, issuerFromConfig, storeFromConfig } from '../from-config.js';
 import { createDnsProvider } from '../dns/factory.js';
 import { batchDnsProvider } from '../dns/batch.js';
 import { createChallengeJournal } from '../acme/journal.js';
@@ -15,7 +15,7 @@ import { RenewalManager } from '../lifecycle/manager.js';
 import { loadState } from '../state/file.js';
 import { StateKeeper } from '../state/keeper.js';
 import { Reconciler } from '../reconcile.js';
-import { systemTimers } from '../time.js';
+import { abortableSleep, systemTimers } from '../time.js';
 import type { WantedCert } from '../plan/types.js';
 import type { StoredCert } from '../store/types.js';
 import { openHistory } from '../history/db.js';
@@ -46,13 +46,7 @@ export async function openDirectOps(config: Config, log: Logger): Promise<OpsBac
   const dns = batchDnsProvider(createDnsProvider(config, log.child({ component: 'dns' })), { log: log.child({ component: 'dns' }) });
   const journal = createChallengeJournal(config.certDir, { log });
   const cleanup = createChallengeCleanup({ dns, journal, log: log.child({ component: 'acme' }) });
-  const issuer = issuerFromConfig(config, store, dns, journal, cleanup, log, (ms, signal) => new Promise((resolve, reject) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => {
-      clearTimeout(t);
-      reject(new WhisperError('ABORTED', 'stopped'));
-    }, { once: true });
-  }));
+  const issuer = issuerFromConfig(config, store, dns, journal, cleanup, log, abortableSleep);
   const found = await store.list((file, err) => log.warn({ file }, errorMessage(err)));
   const loaded = await loadState(config.certDir, { now, rebuild: () => found.map((c) => ({ names: c.names, notBefore: c.notBefore })) });
   const state = new StateKeeper(config.certDir, loaded.state, log.child({ component: 'state' }));
