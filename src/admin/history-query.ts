@@ -1,20 +1,5 @@
-import type { HistoryKind, HistoryQuery } from '../history/types.js';
+import { HISTORY_KINDS, isHistoryKind, type HistoryKind, type HistoryQuery } from '../history/types.js';
 import { ApiError } from './respond.js';
-
-/** Every {@link HistoryKind}, to check `?kind=` (the record makes the compiler list each kind exactly once). */
-const KIND_SET: Record<HistoryKind, true> = {
-  order: true,
-  issued: true,
-  failed: true,
-  deferred: true,
-  delivered: true,
-  'delivery-failed': true,
-  notified: true,
-  'renew-requested': true,
-  revoked: true,
-  imported: true,
-  account: true,
-};
 
 /** Rows per page by default, and at most. */
 export const HISTORY_PAGE = { default: 100, max: 1000 } as const;
@@ -54,7 +39,7 @@ export function parseHistoryQuery(params: URLSearchParams, now: number): History
   const before = params.get('before');
   const limit = params.get('limit');
   const kinds = kind ? kind.split(',').map((k) => k.trim()).filter((k) => k !== '') : [];
-  for (const k of kinds) if (!(k in KIND_SET)) throw bad('kind', `unknown kind ${JSON.stringify(k)} (${Object.keys(KIND_SET).join(', ')})`);
+  for (const k of kinds) if (!isHistoryKind(k)) throw bad('kind', `unknown kind ${JSON.stringify(k)} (${HISTORY_KINDS.join(', ')})`);
   return {
     ...(cert !== '' ? { cert } : {}),
     ...(since ? { since: parseSince(since, now) } : {}),
