@@ -10,6 +10,8 @@ export interface AcmeProblem {
   /** HTTP status, when the problem came with an HTTP answer. */
   readonly status?: number;
   readonly subproblems?: readonly AcmeProblem[];
+  /** The identifier a subproblem is about (RFC 8555 §6.7.1). */
+  readonly identifier?: { readonly type: string; readonly value: string };
 }
 
 /** A CA answer as the mapping needs it. */
@@ -38,14 +40,17 @@ export function parseRetryAfter(header: unknown, now: Date): Date | undefined {
 /** The problem document of an answer, when its body is one. */
 export function asProblem(data: unknown, status?: number): AcmeProblem | undefined {
   if (typeof data !== 'object' || data === null) return undefined;
-  const { type, detail, subproblems } = data as { type?: unknown; detail?: unknown; subproblems?: unknown };
+  const { type, detail, subproblems, identifier } = data as { type?: unknown; detail?: unknown; subproblems?: unknown; identifier?: unknown };
   if (typeof type !== 'string') return undefined;
   const subs = Array.isArray(subproblems) ? subproblems.map((s) => asProblem(s)).filter((s) => s !== undefined) : [];
+  const id = identifier as { type?: unknown; value?: unknown } | null | undefined;
+  const named = typeof id === 'object' && id !== null && typeof id.type === 'string' && typeof id.value === 'string';
   return {
     type,
     detail: typeof detail === 'string' ? detail : '',
     ...(status === undefined ? {} : { status }),
     ...(subs.length > 0 ? { subproblems: subs } : {}),
+    ...(named ? { identifier: { type: id.type as string, value: id.value as string } } : {}),
   };
 }
 

@@ -78,7 +78,8 @@ describe('historyProblem', () => {
       type: 'urn:ietf:params:acme:error:rejectedIdentifier',
       detail: 'Error creating new order',
       status: 400,
-      subproblems: [{ type: 'urn:ietf:params:acme:error:rejectedIdentifier', detail: 'bad name' }],
+      // The identifier the CA named survives the mapping (RFC 8555 §6.7.1): the dashboard shows which name failed.
+      subproblems: [{ type: 'urn:ietf:params:acme:error:rejectedIdentifier', detail: 'bad name', identifier: 'x.invalid' }],
     });
   });
 

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { answerError, hasProblemType, parseRetryAfter, problemOf } from '../../../src/acme/problems.js';
+import { answerError, asProblem, hasProblemType, parseRetryAfter, problemOf } from '../../../src/acme/problems.js';
 
 const NOW = new Date('2026-11-23T10:00:00Z');
 const problem = (type: string, detail = 'details here') => ({ type: `urn:ietf:params:acme:error:${type}`, detail });
@@ -68,5 +68,23 @@ describe('answerError', () => {
     const err = map(404, '<html>Not found</html>');
     expect([err.code, err.retryable]).toEqual(['ACME_BAD_RESPONSE', false]);
     expect(err.message).toContain('https://ca/new-order');
+  });
+});
+
+describe('asProblem', () => {
+  it('keeps the identifier of each subproblem (RFC 8555 §6.7.1), and drops one that is not an identifier', () => {
+    const p = asProblem({
+      type: 'urn:ietf:params:acme:error:rejectedIdentifier',
+      detail: 'Order included an identifier for which issuance is forbidden',
+      subproblems: [
+        { type: 'urn:ietf:params:acme:error:rejectedIdentifier', detail: 'forbidden', identifier: { type: 'dns', value: 'blocked.example' } },
+        { type: 'urn:ietf:params:acme:error:caa', detail: 'CAA', identifier: 'not an object' },
+      ],
+    }, 400);
+    expect(p?.subproblems).toEqual([
+      { type: 'urn:ietf:params:acme:error:rejectedIdentifier', detail: 'forbidden', identifier: { type: 'dns', value: 'blocked.example' } },
+      { type: 'urn:ietf:params:acme:error:caa', detail: 'CAA' },
+    ]);
+    expect(p?.status).toBe(400);
   });
 });
