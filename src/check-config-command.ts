@@ -1,8 +1,9 @@
 import { Command, CommanderError, Option } from 'commander';
-import { buildConfig, type Config } from './config.js';
+import { buildConfig } from './config.js';
 import { OPTIONS } from './options.js';
 import { errorMessage, isWhisperError } from './errors.js';
-import { createConsulApi, type ConsulApi } from './consul/api.js';
+import type { ConsulApi } from './consul/api.js';
+import { consulFromConfig } from './consul/from-config.js';
 import { planOnce } from './plan-once.js';
 import { loadPolicyFile, type ReadTextFile } from './policy/file.js';
 import { checkConfigReport, formatCheckConfig, formatCheckConfigJson } from './policy/report.js';
@@ -57,7 +58,7 @@ export async function checkConfigCommand(argv: readonly string[], io: CheckConfi
   try {
     const config = buildConfig('.', { ...raw, config: path }, { env: io.env ?? process.env, ...(io.cwd ? { cwd: io.cwd } : {}) });
     const file = await loadPolicyFile(config.configFile ?? path, io.readFile);
-    const consul = offline ? undefined : (io.consul ?? consulOf(config));
+    const consul = offline ? undefined : (io.consul ?? consulFromConfig(config));
     let plan;
     try {
       plan = await planOnce(config, file, consul);
@@ -71,15 +72,4 @@ export async function checkConfigCommand(argv: readonly string[], io: CheckConfi
     io.stderr(`whisper-ts check-config: ${errorMessage(err)}\n`);
     return isWhisperError(err, 'CONFIG_INVALID') ? 2 : 1;
   }
-}
-
-function consulOf(config: Config): ConsulApi {
-  return createConsulApi({
-    address: config.consul.address,
-    secure: config.consul.secure,
-    ...(config.consul.token ? { token: config.consul.token } : {}),
-    ...(config.consul.caFile ? { caFile: config.consul.caFile } : {}),
-    ...(config.consul.certFile ? { certFile: config.consul.certFile } : {}),
-    ...(config.consul.keyFile ? { keyFile: config.consul.keyFile } : {}),
-  });
 }

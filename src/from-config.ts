@@ -12,21 +12,10 @@ import type { DnsProvider } from './dns/provider.js';
 import { waitForPropagation } from './dns/propagation.js';
 import { missingRecords } from './dns/present-check.js';
 import { createCnameLookup, followCname } from './dns/cname.js';
-import { createConsulApi, type ConsulApi } from './consul/api.js';
 import type { Sleep } from './time.js';
 import type { Http01Solver } from './http01/solver.js';
 
-/** Builds the Consul client the configuration describes. */
-export function consulFromConfig(config: Config): ConsulApi {
-  return createConsulApi({
-    address: config.consul.address,
-    secure: config.consul.secure,
-    ...(config.consul.token ? { token: config.consul.token } : {}),
-    ...(config.consul.caFile ? { caFile: config.consul.caFile } : {}),
-    ...(config.consul.certFile ? { certFile: config.consul.certFile } : {}),
-    ...(config.consul.keyFile ? { keyFile: config.consul.keyFile } : {}),
-  });
-}
+export { consulFromConfig } from './consul/from-config.js';
 
 /**
  * Builds the store the configuration describes. Its account key is `-a` when given, else the folder's `.acme`, else

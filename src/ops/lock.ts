@@ -83,11 +83,11 @@ export async function readFolderLock(folder: string, opts: ReadLockOptions = {})
 }
 
 /**
- * The private temporary file a lock is created through: named like `writeFileAtomic`'s (`.<name>.<hex>.tmp`), so the
+ * The private temporary file a lock is created (or a stale one moved aside) through: named like `writeFileAtomic`'s (`.<name>.<hex>.tmp`), so the
  * one a `kill -9` leaves is removed by the next start with the other temporary files.
  */
-export function lockTempName(name: string): string {
-  return tempFileName(name);
+export function lockTempFile(file: string): string {
+  return join(dirname(file), tempFileName(basename(file)));
 }
 
 /**
@@ -97,7 +97,7 @@ export function lockTempName(name: string): string {
  */
 async function tryCreate(file: string, info: LockInfo): Promise<boolean> {
   const text = `${JSON.stringify(info)}\n`;
-  const tmp = join(dirname(file), lockTempName(basename(file)));
+  const tmp = lockTempFile(file);
   try {
     await writeExclusive(tmp, text);
     try {
@@ -138,7 +138,7 @@ async function writeExclusive(file: string, text: string): Promise<void> {
  * overwrite, so a third holder is never clobbered).
  */
 async function removeStale(file: string, stale: LockInfo): Promise<void> {
-  const aside = join(dirname(file), lockTempName(basename(file)));
+  const aside = lockTempFile(file);
   try {
     await rename(file, aside);
   } catch (err) {

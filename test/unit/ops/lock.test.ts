@@ -1,9 +1,9 @@
 import { describe, it, expect, beforeEach, afterEach } from 'vitest';
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { tempFileTarget } from '../../../src/store/atomic.js';
-import { acquireFolderLock, lockTempName, readFolderLock, LOCK_FILE, type AcquireLockOptions, type LockInfo } from '../../../src/ops/lock.js';
+import { acquireFolderLock, lockTempFile, readFolderLock, LOCK_FILE, type AcquireLockOptions, type LockInfo } from '../../../src/ops/lock.js';
 import { isStale, parseLockInfo } from '../../../src/ops/lock-info.js';
 import { capturedLogger, fakeClock, settle, T0 } from '../queue/fakes.js';
 
@@ -48,9 +48,10 @@ describe('acquireFolderLock', () => {
   });
 
   it('creates the lock through a temporary file of the folder\'s kind, so a kill -9 leaves nothing a start does not clean', () => {
-    const name = lockTempName(LOCK_FILE);
-    expect(tempFileTarget(name)).toBe(LOCK_FILE);
-    expect(lockTempName(LOCK_FILE)).not.toBe(name);
+    const file = lockTempFile(join(dir, LOCK_FILE));
+    expect(dirname(file)).toBe(dir);
+    expect(tempFileTarget(basename(file))).toBe(LOCK_FILE);
+    expect(lockTempFile(join(dir, LOCK_FILE))).not.toBe(file);
   });
 
   it('lets exactly one of two processes taking a free folder at once have it', async () => {
